@@ -1,0 +1,119 @@
+"""DSLNet (multi-frame SDRTV-to-HDRTV conversion): DMFA -> STFM -> LKQE.
+
+Input: 2T+1 consecutive SDR frames `(n, 2T+1, 3, h, w)`, BT.709 R'G'B' (BT.1886-encoded, full
+range) in [0, 1], h and w even. Output: the centre frame as HDR10 R'G'B' `(n, 3, h, w)`: BT.2020
+primaries, PQ code values (1.0 = 10,000 cd/m2). Not clamped: callers clamp to [0, 1] when they
+emit frames, training sees the raw values.
+
+The network splits into a global part, computed from whole frames (`context`: the dynamic offset
+kernels and the modulation vectors and maps), and a local, fully convolutional part (`forward`)
+that can run on any even-aligned tile of the frame given that context. Without a context,
+`forward` computes it from the frames it is given.
+
+Ablation rungs and variants are constructor arguments (see `variants.py`): which front end
+(`alignment`), whether the offset estimator has its dynamic convolution, which modulations,
+whether STFM has its large-kernel residual branch, and whether LKQE uses large kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .dmfa import DMFA, Alignment
+from .lkqe import LKQE
+from .stfm import MODULATIONS, STFM, ModulationInputs
+
+
+@dataclass
+class FrameContext:
+    """Global parts of DSLNet for one batch of windows, from whole frames of `frame_size` (h, w).
+
+    offset_kernel: (n, width, 7, 7) dynamic kernels of the offset estimator, or None.
+    """
+
+    offset_kernel: Tensor | None
+    modulation: ModulationInputs
+    frame_size: tuple[int, int]
+
+
+class DSLNet(nn.Module):
+    def __init__(
+        self,
+        radius: int = 2,
+        width: int = 64,
+        condition_channels: int = 32,
+        alignment: Alignment = "deformable",
+        dynamic_offsets: bool = True,
+        modulations: tuple[str, ...] = MODULATIONS,
+        residual_branch: bool = True,
+        large_kernel_enhancement: bool = True,
+        trunk_kernel: int = 1,
+        max_offset: float = 10.0,
+    ) -> None:
+        """radius: T, the frames on each side of the centre frame (the window is 2T+1 frames).
+        width: feature channels. trunk_kernel: kernel of the modulation branch's convolutions
+        (3 gives the "stacked convolutions" of the variant without modulation)."""
+        super().__init__()
+        self.radius = radius
+        self.num_frames = 2 * radius + 1
+        self.config = dict(
+            radius=radius,
+            width=width,
+            condition_channels=condition_channels,
+            alignment=alignment,
+            dynamic_offsets=dynamic_offsets,
+            modulations=tuple(modulations),
+            residual_branch=residual_branch,
+            large_kernel_enhancement=large_kernel_enhancement,
+            trunk_kernel=trunk_kernel,
+            max_offset=max_offset,
+        )
+        self.dmfa = DMFA(self.num_frames, width, alignment, dynamic_offsets, max_offset)
+        self.stfm = STFM(self.num_frames, width, condition_channels, tuple(modulations), residual_branch, trunk_kernel)
+        self.lkqe = LKQE(width, large_kernel_enhancement)
+
+    def context(self, frames: Tensor) -> FrameContext:
+        """frames (n, 2T+1, 3, h, w) whole frames -> their FrameContext."""
+        self._check(frames)
+        return FrameContext(
+            offset_kernel=self.dmfa.predict_kernel(frames),
+            modulation=self.stfm.condition_inputs(frames),
+            frame_size=(frames.shape[-2], frames.shape[-1]),
+        )
+
+    def forward(self, frames: Tensor, context: FrameContext | None = None, origin: tuple[int, int] = (0, 0)) -> Tensor:
+        """frames (n, 2T+1, 3, h, w) -> centre frame HDR (n, 3, h, w).
+
+        With a `context` from whole frames, `frames` may be a tile whose top-left corner sits at
+        `origin` (y, x) of those frames; the tile's output then equals the same crop of the
+        whole frame's output away from the tile's borders.
+        """
+        self._check(frames)
+        if context is None:
+            context = self.context(frames)
+        features = self.dmfa(frames, context.offset_kernel)
+        features = self.stfm(features, context.modulation, context.frame_size, origin)
+        return self.lkqe(features)
+
+    def _check(self, frames: Tensor) -> None:
+        if frames.dim() != 5 or frames.shape[1] != self.num_frames or frames.shape[2] != 3:
+            raise ValueError(f"expected frames (n, {self.num_frames}, 3, h, w), got {tuple(frames.shape)}")
+        if frames.shape[-1] % 2 or frames.shape[-2] % 2:
+            raise ValueError(f"frame height and width must be even, got {tuple(frames.shape[-2:])}")
+
+
+def save_checkpoint(model: DSLNet, path: str | Path, **extra: object) -> None:
+    """Write the weights with the constructor arguments that rebuild the network."""
+    torch.save({"config": model.config, "state_dict": model.state_dict(), **extra}, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> DSLNet:
+    """Rebuild a DSLNet from a checkpoint written by `save_checkpoint`."""
+    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    model = DSLNet(**checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model

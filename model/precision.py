@@ -1,0 +1,32 @@
+"""Device and numeric precision choices shared by inference code."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+import torch
+
+Precision = Literal["fp32", "fp16", "bf16"]
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; anything else must exist here."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    return resolved
+
+
+def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
+    """Mixed-precision context for `precision` (fp32: none)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision not in AUTOCAST_DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or bf16")
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 is for GPUs; on the CPU use bf16 or fp32")
+    return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[precision])
