@@ -1,0 +1,1 @@
+"""Video I/O, chunking, object storage and Celery tasks (built on `hdrtv.model`)."""
