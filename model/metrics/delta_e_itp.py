@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from hdrtv.model.arrays import numpy_compatible
+from hdrtv.model.metrics.checks import require_same_shape
 from hdrtv.model.colour.ictcp import rgb2020_to_ictcp
 from hdrtv.model.colour.transfer import pq_eotf
 
@@ -29,7 +30,6 @@ def delta_e_itp(pred: Tensor, target: Tensor) -> Tensor:
 
     pred, target: (..., h, w, 3) PQ BT.2020 R'G'B' in [0, 1]; returns (...).
     """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    require_same_shape(pred, target)
     difference = JND_SCALE * (_itp(pred) - _itp(target)).norm(dim=-1)
     return difference.mean(dim=(-2, -1))

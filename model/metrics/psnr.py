@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from hdrtv.model.arrays import numpy_compatible
+from hdrtv.model.metrics.checks import require_same_shape
 
 
 @numpy_compatible
@@ -20,7 +21,6 @@ def psnr(pred: Tensor, target: Tensor, peak: float = 1.0) -> Tensor:
     pred, target: (..., h, w, 3) code values (PQ R'G'B' in [0, 1]); returns (...).
     Identical images give +inf (zero error), as the definition does.
     """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    require_same_shape(pred, target)
     mse = (pred - target).square().mean(dim=(-3, -2, -1))
     return 10.0 * torch.log10(peak**2 / mse)

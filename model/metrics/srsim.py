@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hdrtv.model.arrays import numpy_compatible
+from hdrtv.model.metrics.checks import require_same_shape
 
 SCALE_8BIT = 255.0
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -148,8 +149,7 @@ def sr_sim(pred: Tensor, target: Tensor) -> Tensor:
     pred, target: (..., h, w, 3) PQ R'G'B' in [0, 1] with h, w >= 5; returns (...). Smaller
     images leave a 1 x 1 quarter-size saliency map, which min/max normalisation turns into NaN.
     """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    require_same_shape(pred, target)
     if min(pred.shape[-3:-1]) < 5:
         raise ValueError(f"SR-SIM needs images of at least 5 x 5, got {tuple(pred.shape[-3:-1])}")
     y1, y2 = _prepare(pred), _prepare(target)

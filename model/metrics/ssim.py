@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hdrtv.model.arrays import numpy_compatible
+from hdrtv.model.metrics.checks import require_same_shape
 
 WINDOW = 11
 SIGMA = 1.5
@@ -44,8 +45,7 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
 
     pred, target: (..., h, w, c) with h, w >= 11; returns (...).
     """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    require_same_shape(pred, target)
     *lead, h, w, c = pred.shape
     if h < WINDOW or w < WINDOW:
         raise ValueError(f"SSIM needs images of at least {WINDOW} x {WINDOW}, got {h} x {w}")

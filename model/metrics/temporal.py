@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from hdrtv.model.arrays import numpy_compatible
+from hdrtv.model.metrics.checks import require_same_shape
 
 
 @numpy_compatible
@@ -21,8 +22,7 @@ def flicker(pred: Tensor, target: Tensor) -> Tensor:
     the t - 1 consecutive frame pairs and all pixels and channels of
     |(pred[t+1] - pred[t]) - (target[t+1] - target[t])|.
     """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    require_same_shape(pred, target)
     if pred.dim() < 4 or pred.shape[-4] < 2:
         raise ValueError(f"flicker needs sequences (..., t, h, w, 3) with t >= 2, got {tuple(pred.shape)}")
     change_error = (pred - target).diff(dim=-4)

@@ -13,6 +13,16 @@ that can run on any even-aligned tile of the frame given that context. Without a
 Ablation rungs and variants are constructor arguments (see `variants.py`): which front end
 (`alignment`), whether the offset estimator has its dynamic convolution, which modulations,
 whether STFM has its large-kernel residual branch, and whether LKQE uses large kernels.
+
+Choices neither the paper nor our note settles (more in the module docstrings):
+- the deformable convolution samples the stacked SDR frames themselves (the paper: "Xoffset is
+  input to the deformable convolution with X"), one offset group per frame, 3 x 3 taps;
+- offsets are bounded to +-10 pixels (`max_offset`, BasicVSR++'s value), masks are sigmoids, and
+  the head predicting both is zero-initialised (offsets 0, masks 0.5 at the start);
+- LDOE's transposed convolution is 4 x 4 with stride 2 (exact 2x upsampling, no checkerboard of
+  a 2 x 2 kernel); the dynamic kernel head is global pool, 1x1 (width/4), ReLU, 1x1;
+- width 64 and 32 ConditionNet channels give 0.90M parameters (the paper: 0.93M);
+- LeakyReLU slopes are 0.2; the output has no activation (PQ values are clamped by the caller).
 """
 
 from __future__ import annotations
