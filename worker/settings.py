@@ -1,0 +1,33 @@
+"""The one settings object: every process (CLI, workers, API) reads its defaults from here.
+
+Values come from environment variables prefixed `HDRTV_` (e.g. `HDRTV_DEVICE=cuda`,
+`HDRTV_CHUNK_FRAMES=120`); command-line options override them for one run.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HDRTV_")
+
+    device: str = Field("auto", description="cpu, cuda, cuda:N or auto (CUDA when present)")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto: bf16 on CUDA, fp32 on the CPU"
+    )
+    batch_size: int = Field(2, ge=1, description="windows per forward pass")
+    tile_size: int | None = Field(None, ge=64, description="spatial tile edge in pixels; None: whole frames")
+    chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")
+    crf: int = Field(18, ge=0, le=51, description="x265 constant rate factor")
+    preset: str = Field("medium", description="x265 preset, ultrafast .. placebo")
+    max_nits: float = Field(1000.0, gt=0, description="mastering display peak luminance, cd/m2")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
