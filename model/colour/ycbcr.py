@@ -24,9 +24,14 @@ import torch
 
 from hdrtv.model.arrays import numpy_compatible
 
-Matrix = Literal["bt709", "bt2020"]
+Matrix = Literal["bt601", "bt709", "bt2020"]
 
-LUMA_WEIGHTS: dict[str, tuple[float, float]] = {"bt709": (0.2126, 0.0722), "bt2020": (0.2627, 0.0593)}
+# (Kr, Kb) of ITU-R BT.601, BT.709 and BT.2020 (non-constant luminance).
+LUMA_WEIGHTS: dict[str, tuple[float, float]] = {
+    "bt601": (0.299, 0.114),
+    "bt709": (0.2126, 0.0722),
+    "bt2020": (0.2627, 0.0593),
+}
 
 
 def _code_range(bit_depth: int, full_range: bool) -> tuple[float, float, float, float]:

@@ -1,0 +1,188 @@
+"""Encode one chunk of HDR10 frames with libx265: HEVC Main 10, 4:2:0, PQ, BT.2020, limited range.
+
+The model gives `(h, w, 3)` float32 PQ-coded BT.2020 R'G'B' in [0, 1]. They become Y'CbCr code
+values with `rgb_to_ycbcr` (BT.2020 non-constant luminance, 10-bit, limited range), then 4:2:0:
+chroma is sited as chroma_sample_loc_type 0 ("left": co-sited with even luma columns, half-way
+between luma rows), what HEVC decoders assume when nothing is signalled; we signal it anyway.
+Horizontally a [1, 2, 1] / 4 filter centred on each even column (edges repeated), vertically the
+average of the two rows; rounding to integer codes happens once, after filtering.
+
+Each chunk is its own encoder session, so it starts with an IDR picture and references nothing
+before it: chunks concatenate. The chunk is an MP4 file whatever its name, because MP4 keeps the
+source time base exactly (Matroska would round timestamps to milliseconds). The bitstream carries
+the mastering display and a placeholder content light level (0, 0: "unknown") as SEI; the
+assembly writes the whole video's values there once all chunks are measured (`hevc_sei`).
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+import torch
+
+from hdrtv.model.colour import quantise, rgb_to_ycbcr
+from .errors import InputError
+from .hdr10_metadata import LightLevelMeter, MasteringDisplay
+
+# H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
+_BT2020, _PQ, _BT2020_NCL, _LIMITED_RANGE = 9, 16, 9, 1
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (respects affinity and container CPU sets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def chroma_420(plane: torch.Tensor) -> torch.Tensor:
+    """Chroma (h, w) -> (h/2, w/2), left-sited: [1, 2, 1]/4 at even columns, then row pairs averaged."""
+    padded = torch.cat([plane[:, :1], plane, plane[:, -1:]], dim=1)
+    even = padded[:, 0:-2:2] * 0.25 + padded[:, 1:-1:2] * 0.5 + padded[:, 2::2] * 0.25
+    return (even[0::2] + even[1::2]) * 0.5
+
+
+def to_yuv420p10(rgb: np.ndarray | torch.Tensor) -> np.ndarray:
+    """PQ BT.2020 R'G'B' (h, w, 3) in [0, 1] -> I420 uint16 (3h/2, w): Y rows, then Cb, then Cr."""
+    codes = rgb_to_ycbcr(torch.as_tensor(rgb, dtype=torch.float32).clamp(0.0, 1.0), "bt2020", 10)
+    luma = quantise(codes[..., 0])
+    cb, cr = (quantise(chroma_420(codes[..., c])) for c in (1, 2))
+    h, w = luma.shape
+    chroma = torch.cat([cb.reshape(-1), cr.reshape(-1)]).reshape(h // 2, w)
+    return torch.cat([luma, chroma]).to(torch.int32).cpu().numpy().astype(np.uint16)
+
+
+class HevcChunkEncoder:
+    """Context manager writing HDR10 frames with their source timestamps to an MP4 chunk.
+
+    `time_base` is the source video stream's; `frame_rate` its average rate (x265 plans rate
+    control and the VUI timing with it; timestamps stay those given). `threads` sizes x265's
+    thread pool (default: all cores available to the process; x265 derives frame threads from
+    it). `meter` measures every frame written, for the chunk's light-level report.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        width: int,
+        height: int,
+        time_base: Fraction,
+        frame_rate: Fraction,
+        *,
+        crf: float = 18.0,
+        preset: str = "medium",
+        mastering: MasteringDisplay = MasteringDisplay(),
+        threads: int | None = None,
+    ) -> None:
+        if width % 2 or height % 2:
+            raise InputError(f"{width}x{height}: 4:2:0 video needs an even width and height")
+        self.path = Path(path)
+        self.meter = LightLevelMeter()
+        self._size = (height, width)
+        self._durations: dict[int, int] = {}
+        self._last_pts: int | None = None
+        self._last_duration = 0
+        self._held: av.Packet | None = None
+        self._container = av.open(str(self.path), "w", format="mp4")
+        try:
+            self._stream = self._add_stream(time_base, frame_rate, crf, preset, mastering, threads)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _add_stream(
+        self,
+        time_base: Fraction,
+        frame_rate: Fraction,
+        crf: float,
+        preset: str,
+        mastering: MasteringDisplay,
+        threads: int | None,
+    ) -> av.VideoStream:
+        stream = self._container.add_stream("libx265")
+        stream.width, stream.height = self._size[1], self._size[0]
+        stream.pix_fmt = "yuv420p10le"
+        stream.time_base = time_base
+        context = stream.codec_context
+        context.time_base, context.framerate = time_base, frame_rate
+        context.color_primaries, context.color_trc = _BT2020, _PQ
+        context.colorspace, context.color_range = _BT2020_NCL, _LIMITED_RANGE
+        params = [
+            "log-level=error",
+            "info=0",  # its settings text would show the placeholder light level
+            f"pools={threads or available_cores()}",
+            "hdr10=1",
+            "repeat-headers=1",
+            "colorprim=bt2020",
+            "transfer=smpte2084",
+            "colormatrix=bt2020nc",
+            "range=limited",
+            "chromaloc=0",
+            f"master-display={mastering.to_x265()}",
+            "max-cll=0,0",
+        ]
+        stream.options = {"crf": f"{crf:g}", "preset": preset, "x265-params": ":".join(params)}
+        return stream
+
+    def write(self, frame: np.ndarray | torch.Tensor, pts: int, duration: int = 0) -> None:
+        """Encode one frame `(h, w, 3)` PQ R'G'B' with its source `pts` (and `duration`, if known),
+        both in `time_base` units. Timestamps must increase."""
+        if tuple(frame.shape) != (*self._size, 3):
+            raise ValueError(f"expected a frame of shape {(*self._size, 3)}, got {tuple(frame.shape)}")
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(f"pts must increase: {pts} after {self._last_pts}")
+        self._last_pts, self._last_duration = pts, duration
+        self.meter.add(frame)
+        video = av.VideoFrame.from_ndarray(to_yuv420p10(frame), format="yuv420p10le")
+        video.pts, video.time_base = pts, self._stream.time_base
+        self._durations[pts] = duration
+        self._mux(self._stream.encode(video))
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        # libx265 drops frame durations: put them back. The packet decoded last is held back so
+        # that `close` can make it end where the chunk's last frame ends, the one place an MP4
+        # keeps a sample duration exactly; the assembly reads the last frame's duration there.
+        for packet in packets:
+            packet.duration = self._durations.pop(packet.pts, 0)
+            if self._held is not None:
+                self._container.mux(self._held)
+            self._held = packet
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file."""
+        if self._container is None:
+            return
+        try:
+            self._mux(self._stream.encode(None))
+            if self._held is not None:
+                if self._last_duration > 0:
+                    self._held.duration = self._last_pts + self._last_duration - self._held.pts
+                self._container.mux(self._held)
+        finally:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> HevcChunkEncoder:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Finish the chunk, or delete it if the block or the flush failed: no half chunks."""
+        if kind is not None:
+            self._abandon()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        self.path.unlink(missing_ok=True)

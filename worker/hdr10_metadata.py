@@ -1,0 +1,140 @@
+"""HDR10 static metadata: the mastering display (SMPTE ST 2086) and the content light level
+(CTA-861.3 MaxCLL / MaxFALL), and a meter that measures the latter over a whole video.
+
+Both travel twice in an HDR10 file: as HEVC SEI messages in the bitstream (payloadType 137 and
+144, H.265 D.2.28 / D.2.35) and in the container (MP4 `mdcv`/`clli` boxes, Matroska
+MasteringMetadata/MaxCLL/MaxFALL). The SEI payloads and the MP4 box bodies have the same layout,
+so `payload()` serves both.
+
+The light level is only known once every frame exists, while videos are converted in chunks on
+several machines: each chunk worker measures its frames with a `LightLevelMeter`, reports
+`to_dict()`, and the assembly merges the meters and writes one `ContentLightLevel`.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hdrtv.model.colour import pq_eotf
+
+Chromaticity = tuple[float, float]
+
+# H.265 D.3.28: chromaticities in steps of 0.00002, luminance in steps of 0.0001 cd/m2.
+_XY_UNITS = 50000
+_LUMINANCE_UNITS = 10000
+_U16_MAX = 0xFFFF
+
+
+@dataclass(frozen=True)
+class MasteringDisplay:
+    """The display the content was graded on: CIE 1931 xy primaries and white point, and its
+    luminance range in cd/m2. The default is the usual HDR10 grade: a P3-D65 display (inside
+    the BT.2020 container) from 0.0001 to 1000 cd/m2."""
+
+    red: Chromaticity = (0.680, 0.320)
+    green: Chromaticity = (0.265, 0.690)
+    blue: Chromaticity = (0.150, 0.060)
+    white_point: Chromaticity = (0.3127, 0.3290)
+    max_luminance: float = 1000.0
+    min_luminance: float = 0.0001
+
+    def __post_init__(self) -> None:
+        for name in ("red", "green", "blue", "white_point"):
+            if not all(0.0 <= c <= 1.0 for c in getattr(self, name)):
+                raise ValueError(f"{name} chromaticity must lie in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.min_luminance < self.max_luminance:
+            raise ValueError(f"need 0 <= min < max luminance, got {self.min_luminance}, {self.max_luminance}")
+
+    def _codes(self) -> tuple[list[int], int, int]:
+        """xy codes in SEI order (G, B, R, white point; x before y) and the two luminance codes."""
+        xy = [round(c * _XY_UNITS) for point in (self.green, self.blue, self.red, self.white_point) for c in point]
+        return xy, round(self.max_luminance * _LUMINANCE_UNITS), round(self.min_luminance * _LUMINANCE_UNITS)
+
+    def to_x265(self) -> str:
+        """The value of x265's `master-display` option, e.g. `G(13250,34500)B(7500,3000)...L(10000000,1)`."""
+        (gx, gy, bx, by, rx, ry, wx, wy), high, low = self._codes()
+        return f"G({gx},{gy})B({bx},{by})R({rx},{ry})WP({wx},{wy})L({high},{low})"
+
+    def payload(self) -> bytes:
+        """24 bytes: the mastering_display_colour_volume SEI payload, also the MP4 `mdcv` box body."""
+        xy, high, low = self._codes()
+        return struct.pack(">8H2I", *xy, high, low)
+
+
+@dataclass(frozen=True)
+class ContentLightLevel:
+    """CTA-861.3 MaxCLL and MaxFALL in whole cd/m2 (0 means unknown)."""
+
+    max_cll: int
+    max_fall: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_cll", "max_fall"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 0 <= value <= _U16_MAX):
+                raise ValueError(f"{name} must be an integer in [0, 65535], got {value!r}")
+
+    def payload(self) -> bytes:
+        """4 bytes: the content_light_level_info SEI payload, also the MP4 `clli` box body."""
+        return struct.pack(">2H", self.max_cll, self.max_fall)
+
+
+def _whole_cd_m2(value: float) -> int:
+    """Round up to whole cd/m2: H.265 D.3.35 defines both values as upper bounds. Clipped to 16 bits."""
+    return min(math.ceil(value), _U16_MAX)
+
+
+class LightLevelMeter:
+    """Running MaxCLL / MaxFALL over frames of PQ-coded BT.2020 R'G'B', mergeable across chunks.
+
+    As CTA-861.3 Annex A defines them: each pixel's light level is max(R, G, B) of the linear
+    light in cd/m2 (the PQ EOTF of each component); MaxCLL is the largest over all pixels of all
+    frames, MaxFALL the largest frame average of those levels. The meter keeps unrounded values
+    so merged chunks round once, in `result()`.
+    """
+
+    def __init__(self) -> None:
+        self.max_cll = 0.0
+        self.max_fall = 0.0
+        self.frames = 0
+
+    def add(self, frames: np.ndarray | torch.Tensor) -> None:
+        """Measure `frames`: PQ code values in [0, 1], `(h, w, 3)` or a batch `(n, h, w, 3)`."""
+        code = torch.as_tensor(frames).detach()
+        if code.ndim not in (3, 4) or code.shape[-1] != 3:
+            raise ValueError(f"expected (h, w, 3) or (n, h, w, 3) R'G'B', got shape {tuple(code.shape)}")
+        # The EOTF is increasing, so the largest linear component is the EOTF of the largest code.
+        peak = code.reshape(-1, code.shape[-3] * code.shape[-2], 3).amax(dim=-1).float()  # (n, h*w)
+        self.max_cll = max(self.max_cll, float(pq_eotf(peak.max().double())))
+        level = pq_eotf(peak)  # float32 per pixel (relative error < 1e-4), averaged in float64
+        self.max_fall = max(self.max_fall, float(level.mean(dim=-1, dtype=torch.float64).max()))
+        self.frames += peak.shape[0]
+
+    def merge(self, other: LightLevelMeter) -> None:
+        """Fold in another chunk's measurements."""
+        self.max_cll = max(self.max_cll, other.max_cll)
+        self.max_fall = max(self.max_fall, other.max_fall)
+        self.frames += other.frames
+
+    def result(self) -> ContentLightLevel:
+        """The whole-cd/m2 values to write, rounded up (upper bounds, H.265 D.3.35)."""
+        return ContentLightLevel(_whole_cd_m2(self.max_cll), _whole_cd_m2(self.max_fall))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state for a chunk worker's report."""
+        return {"max_cll": self.max_cll, "max_fall": self.max_fall, "frames": self.frames}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> LightLevelMeter:
+        """Inverse of `to_dict`."""
+        meter = cls()
+        meter.max_cll = float(state["max_cll"])
+        meter.max_fall = float(state["max_fall"])
+        meter.frames = int(state["frames"])
+        return meter
