@@ -6,7 +6,8 @@
 Knows nothing of video files, queues or HTTP.
 """
 
-from .converter import CONVERTERS, Converter, load_converter, window_indices
+from .converter import CONVERTERS, Converter, load_converter
+from .windows import window_indices, window_plan
 from .network import DSLNet, build_dslnet, load_checkpoint, save_checkpoint
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "load_converter",
     "save_checkpoint",
     "window_indices",
+    "window_plan",
 ]

@@ -10,6 +10,7 @@ map into BT.2020, a scene cut that windows must not cross, motion, and audio to 
 from __future__ import annotations
 
 from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -18,14 +19,15 @@ import torch
 
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
-WIDTH, HEIGHT = 640, 360
+WIDTH, HEIGHT = 640, 360  # the design size; other sizes scale the drawing
 FPS = 24
 SHOT_FRAMES = (30, 30)
 AUDIO_RATE = 48000
 
 
 def _sky(t: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Shot 1, frame t: a warm sky gradient panning right with a clipped sun and soft clouds."""
+    """Shot 1, frame t: a warm sky gradient panning right with a clipped sun and soft clouds.
+    xs, ys: (h, w) pixel coordinates scaled to the 640 x 360 design."""
     x = xs + 3.0 * t
     horizon = np.clip(ys / HEIGHT, 0, 1)[..., None]
     sky = (1 - horizon) * np.array([0.25, 0.45, 0.85]) + horizon * np.array([0.95, 0.6, 0.3])
@@ -44,39 +46,47 @@ def _studio(t: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.where(disc[..., None], 0.97, frame)
 
 
-def demo_frames() -> list[np.ndarray]:
-    """All frames of the clip, (h, w, 3) float64 BT.709 R'G'B' in [0, 1]."""
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float64)
-    first = [_sky(t, xs, ys) for t in range(SHOT_FRAMES[0])]
-    return first + [_studio(t, xs, ys) for t in range(SHOT_FRAMES[1])]
+def demo_frames(
+    width: int = WIDTH, height: int = HEIGHT, shot_frames: tuple[int, int] = SHOT_FRAMES
+) -> Iterator[np.ndarray]:
+    """The clip's frames, (height, width, 3) float64 BT.709 R'G'B' in [0, 1], drawn at any size."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    xs, ys = xs * (WIDTH / width), ys * (HEIGHT / height)
+    yield from (_sky(t, xs, ys) for t in range(shot_frames[0]))
+    yield from (_studio(t, xs, ys) for t in range(shot_frames[1]))
 
 
 def _yuv420_frame(rgb: np.ndarray) -> av.VideoFrame:
-    """(h, w, 3) R'G'B' in [0, 1] -> an 8-bit limited-range BT.709 yuv420p frame (2x2 chroma mean)."""
+    """(h, w, 3) R'G'B' in [0, 1], h and w even -> an 8-bit limited-range BT.709 yuv420p frame
+    (2 x 2 chroma mean)."""
+    height, width = rgb.shape[:2]
     ycbcr = quantise(rgb_to_ycbcr(torch.from_numpy(rgb), "bt709", bit_depth=8), bit_depth=8).numpy()
-    y = ycbcr[..., 0]
-    chroma = ycbcr[..., 1:].reshape(HEIGHT // 2, 2, WIDTH // 2, 2, 2).mean(axis=(1, 3)).round()
-    planes = np.concatenate([y.ravel(), chroma[..., 0].ravel(), chroma[..., 1].ravel()])
-    frame = av.VideoFrame.from_ndarray(planes.astype(np.uint8).reshape(HEIGHT * 3 // 2, WIDTH), format="yuv420p")
-    return frame
+    chroma = ycbcr[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3)).round()
+    planes = np.concatenate([ycbcr[..., 0].ravel(), chroma[..., 0].ravel(), chroma[..., 1].ravel()])
+    return av.VideoFrame.from_ndarray(planes.astype(np.uint8).reshape(height * 3 // 2, width), format="yuv420p")
 
 
-def write_demo_clip(path: str | Path) -> Path:
-    """Write the demo clip (60 frames, 2.5 s, 640x360, H.264 + AAC) to `path` and return it."""
+def write_demo_clip(
+    path: str | Path, width: int = WIDTH, height: int = HEIGHT, shot_frames: tuple[int, int] = SHOT_FRAMES
+) -> Path:
+    """Write the demo clip (default: 60 frames, 2.5 s, 640x360, H.264 + AAC) to `path`; the
+    benchmark draws it at other sizes and lengths. Returns the path."""
+    if width % 2 or height % 2:
+        raise ValueError(f"the demo clip needs an even size, got {width}x{height}")
     path = Path(path)
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         context = video.codec_context
         context.color_primaries, context.color_trc, context.colorspace, context.color_range = 1, 1, 1, 1
         video.options = {"crf": "18", "preset": "medium", "x264-params": "keyint=48"}
         audio = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
-        for index, rgb in enumerate(demo_frames()):
+        for index, rgb in enumerate(demo_frames(width, height, shot_frames)):
             frame = _yuv420_frame(rgb)
             frame.pts, frame.time_base = index, Fraction(1, FPS)
             container.mux(video.encode(frame))
         container.mux(video.encode())
-        _write_tone(container, audio, seconds=sum(SHOT_FRAMES) / FPS)
+        _write_tone(container, audio, seconds=sum(shot_frames) / FPS)
     return path
 
 

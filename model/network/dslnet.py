@@ -49,6 +49,16 @@ class FrameContext:
     modulation: ModulationInputs
     frame_size: tuple[int, int]
 
+    @staticmethod
+    def cat(parts: list[FrameContext]) -> FrameContext:
+        """Join the contexts of several batches of windows of one frame size into one batch."""
+        kernels = [p.offset_kernel for p in parts if p.offset_kernel is not None]
+        return FrameContext(
+            offset_kernel=torch.cat(kernels) if kernels else None,
+            modulation=ModulationInputs.cat([p.modulation for p in parts]),
+            frame_size=parts[0].frame_size,
+        )
+
 
 class DSLNet(nn.Module):
     def __init__(
@@ -86,12 +96,21 @@ class DSLNet(nn.Module):
         self.stfm = STFM(self.num_frames, width, condition_channels, tuple(modulations), residual_branch, trunk_kernel)
         self.lkqe = LKQE(width, large_kernel_enhancement)
 
-    def context(self, frames: Tensor) -> FrameContext:
-        """frames (n, 2T+1, 3, h, w) whole frames -> their FrameContext."""
+    def context(self, frames: Tensor, features: Tensor | None = None) -> FrameContext:
+        """frames (n, 2T+1, 3, h, w) whole frames -> their FrameContext.
+
+        features: (n, s, c, h/16, w/16) ConditionNet features of the frames at
+        `self.stfm.condition_slots()`, when the caller has them (computed once per frame of a
+        video rather than once per window); None computes them here.
+        """
         self._check(frames)
+        if features is None:
+            modulation = self.stfm.condition_inputs(frames)
+        else:
+            modulation = self.stfm.combine(features)
         return FrameContext(
             offset_kernel=self.dmfa.predict_kernel(frames),
-            modulation=self.stfm.condition_inputs(frames),
+            modulation=modulation,
             frame_size=(frames.shape[-2], frames.shape[-1]),
         )
 

@@ -111,6 +111,16 @@ class ModulationInputs:
     channel: Tensor | None
     spatial: Tensor | None
 
+    @staticmethod
+    def cat(parts: list[ModulationInputs]) -> ModulationInputs:
+        """Join the inputs of several batches of windows into one batch."""
+
+        def join(name: str) -> Tensor | None:
+            tensors = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+            return torch.cat(tensors) if tensors else None
+
+        return ModulationInputs(join("temporal"), join("channel"), join("spatial"))
+
 
 def modulate(x: Tensor, params: Tensor) -> Tensor:
     """`x * A + B` with params (n, 2c) or (n, 2c, h, w) split into (A, B); x: (n, c, h, w)."""
@@ -162,19 +172,28 @@ class STFM(nn.Module):
                 nn.Conv2d(width, width, 3, padding=1),
             )
 
+    def condition_slots(self) -> range:
+        """The frames of a window whose ConditionNet features the modulations use: all of them
+        for TFM, else only the centre frame; none without modulation."""
+        if not self.modulations:
+            return range(0)
+        if "temporal" in self.modulations:
+            return range(self.num_frames)
+        return range(self.num_frames // 2, self.num_frames // 2 + 1)
+
     def condition_inputs(self, frames: Tensor) -> ModulationInputs:
         """frames (n, t, 3, h, w) -> the global modulation parameters of their centre frames."""
-        if not self.modulations:
+        slots = self.condition_slots()
+        if not slots:
             return ModulationInputs(None, None, None)
-        n, t = frames.shape[:2]
-        centre = t // 2
-        if "temporal" in self.modulations:
-            features = self.condition(frames.flatten(0, 1))
-            features = features.reshape(n, t, *features.shape[1:])
-        else:  # only the centre frame is needed
-            features = self.condition(frames[:, centre]).unsqueeze(1)
-            centre = 0
-        own = features[:, centre]
+        features = self.condition(frames[:, slots.start : slots.stop].flatten(0, 1))
+        return self.combine(features.reshape(frames.shape[0], len(slots), *features.shape[1:]))
+
+    def combine(self, features: Tensor) -> ModulationInputs:
+        """ConditionNet features (n, s, c, h', w') of each window's `condition_slots()` frames ->
+        the modulation parameters. Split from `condition_inputs` so a caller converting a video
+        runs ConditionNet once per frame and shares the features among the windows using it."""
+        own = features[:, features.shape[1] // 2]
         return ModulationInputs(
             temporal=self.temporal(features.flatten(1, 2)) if "temporal" in self.modulations else None,
             channel=self.channel(own) if "channel" in self.modulations else None,

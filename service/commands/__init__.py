@@ -1,0 +1,1 @@
+"""One module per group of `hdrtv` subcommands: each adds its parser and its handler."""

@@ -1,0 +1,91 @@
+"""`hdrtv model-info` and `hdrtv export-onnx`: inspect and export DSLNet."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+ONNX_TOLERANCE = 1e-4
+
+
+def _model_info(args: argparse.Namespace) -> None:
+    from hdrtv.model.model_info import format_table, model_info
+
+    print(format_table(model_info(radius=args.radius, width=args.width)))
+
+
+def _export_onnx(args: argparse.Namespace) -> None:
+    import torch
+
+    from hdrtv.model.network import build_dslnet, load_checkpoint
+    from hdrtv.model.onnx_export import export_onnx, onnx_max_abs_error
+
+    # The exporter reports on torchvision ops we never use and on its own deprecations.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    if args.height % 2 or args.width % 2:
+        raise ValueError(f"--height and --width must be even, got {args.height}x{args.width}")
+    if args.weights is not None:
+        if not args.weights.is_file():
+            raise ValueError(f"weights file not found: {args.weights}")
+        model = load_checkpoint(args.weights)
+    else:
+        print(f"no --weights given: exporting an untrained DSLNet {args.variant}", file=sys.stderr)
+        model = build_dslnet(args.variant)
+    path = export_onnx(model, args.output, args.height, args.width)
+    frames = torch.rand(1, model.num_frames, 3, args.height, args.width, generator=torch.Generator().manual_seed(0))
+    error = onnx_max_abs_error(model, path, frames)
+    print(f"wrote {path}; onnxruntime vs PyTorch max abs error {error:.2e}")
+    if error > ONNX_TOLERANCE:
+        raise ValueError(f"exported model disagrees with PyTorch: max abs error {error:.2e} > {ONNX_TOLERANCE}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import json
+
+    from hdrtv.worker.bench import format_markdown, run_benchmark
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1920x1080, got {args.size!r}") from None
+    result = run_benchmark(width, height, args.frames, args.model, args.weights, args.variant, args.device,
+                           args.precision, args.batch_size, args.tile_size, args.preset)
+    print(format_markdown(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="decode, model and encode throughput on this machine")
+    bench.add_argument("--size", default="1920x1080", help="frame size WIDTHxHEIGHT (even)")
+    bench.add_argument("--frames", type=int, default=10, help="frames to time per stage")
+    bench.add_argument("--model", default="dslnet", choices=("dslnet", "bt2408", "bt2446a"))
+    bench.add_argument("--weights", type=Path, default=None, help="DSLNet checkpoint (default: untrained)")
+    bench.add_argument("--variant", default="M7", help="DSLNet rung/variant when no --weights")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bench.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    bench.add_argument("--batch-size", type=int, default=2)
+    bench.add_argument("--tile-size", type=int, default=None)
+    bench.add_argument("--preset", default="medium", help="x265 preset for the encode stage")
+    bench.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    bench.set_defaults(run=_bench)
+
+    info = commands.add_parser(
+        "model-info", help="parameters and measured multiply-adds per pixel of every DSLNet rung and variant"
+    )
+    info.add_argument("--radius", type=int, default=2, help="temporal radius T (window of 2T+1 frames)")
+    info.add_argument("--width", type=int, default=None, help="feature channels (default: the paper-sized 64)")
+    info.set_defaults(run=_model_info)
+
+    onnx = commands.add_parser("export-onnx", help="export DSLNet to ONNX and check it with onnxruntime")
+    onnx.add_argument("output", type=Path, help="the .onnx file to write")
+    onnx.add_argument("--weights", type=Path, default=None, help="checkpoint to export (default: untrained)")
+    onnx.add_argument("--variant", default="M7", help="rung or variant when no --weights is given")
+    onnx.add_argument("--height", type=int, default=256, help="frame height the graph is built for (even)")
+    onnx.add_argument("--width", type=int, default=256, help="frame width the graph is built for (even)")
+    onnx.set_defaults(run=_export_onnx)

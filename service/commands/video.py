@@ -1,0 +1,116 @@
+"""`hdrtv convert`, `hdrtv probe` and `hdrtv demo-clip`: the single-machine video commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hdrtv.worker.settings import get_settings
+
+MODELS = ("dslnet", "bt2408", "bt2446a")
+# Until trained DSLNet weights ship with the project, the default is the better formula.
+DEFAULT_MODEL = "bt2446a"
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from hdrtv.worker.pipeline import ConvertOptions, convert_file
+
+    options = ConvertOptions(
+        model=args.model,
+        weights=args.weights,
+        variant=args.variant,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+        chunk_frames=args.chunk_frames,
+        crf=args.crf,
+        preset=args.preset,
+        max_nits=args.max_nits,
+        force=args.force,
+        overwrite=args.overwrite,
+    )
+    with tqdm(unit="frame", disable=args.quiet, dynamic_ncols=True) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = convert_file(args.input, args.output, options, progress)
+    light = summary.light_level
+    print(
+        f"wrote {summary.output}: {summary.frames} frames, {summary.duration:.2f} s of video in "
+        f"{summary.chunks} chunk(s); MaxCLL {light.max_cll} cd/m2, MaxFALL {light.max_fall} cd/m2; "
+        f"{summary.wall_seconds:.1f} s wall ({summary.frames / summary.wall_seconds:.2f} frames/s)"
+    )
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from hdrtv.worker.probe import probe
+
+    info = probe(args.file)
+    if args.json:
+        data = info.to_dict()
+        for long_list in ("frame_pts", "keyframe_pts"):
+            data.pop(long_list)
+        print(json.dumps(data, indent=2))
+        return
+    hdr = "HDR" if info.is_hdr else "SDR"
+    lines = [
+        f"{info.path}: {info.container}",
+        f"video: {info.codec} {info.profile or ''} {info.width}x{info.height} {info.pix_fmt} "
+        f"({info.bit_depth}-bit {info.chroma_subsampling})",
+        f"rate: {float(info.frame_rate):.3f} frames/s, {info.frame_count} frames, {info.duration:.3f} s",
+        f"colour: primaries={info.color_primaries} transfer={info.color_transfer} "
+        f"matrix={info.color_space} range={info.color_range} ({hdr})",
+    ]
+    if info.mastering_display is not None:
+        md = info.mastering_display
+        lines.append(f"mastering display: {md.min_luminance}..{md.max_luminance} cd/m2")
+    if info.content_light is not None:
+        lines.append(f"content light: MaxCLL {info.content_light.max_cll}, MaxFALL {info.content_light.max_fall}")
+    lines += [f"audio: {track}" for track in info.audio] + [f"subtitles: {track}" for track in info.subtitles]
+    print("\n".join(lines))
+
+
+def _demo_clip(args: argparse.Namespace) -> None:
+    from hdrtv.worker.demo_clip import write_demo_clip
+    from hdrtv.worker.pipeline import check_output
+
+    check_output(args.output, args.overwrite)
+    print(f"wrote {write_demo_clip(args.output)}")
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    settings = get_settings()
+    convert = commands.add_parser("convert", help="convert an SDR video file into an HDR10 .mkv or .mp4")
+    convert.add_argument("input", type=Path, help="SDR video file")
+    convert.add_argument("output", type=Path, help="HDR10 output, .mkv or .mp4")
+    convert.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help=f"converter (default {DEFAULT_MODEL})")
+    convert.add_argument("--weights", type=Path, default=None, help="DSLNet checkpoint")
+    convert.add_argument("--variant", default=None, help="DSLNet rung/variant the checkpoint must be")
+    convert.add_argument("--device", default=settings.device, help="cpu, cuda, cuda:N or auto")
+    convert.add_argument("--precision", default=settings.precision, choices=("auto", "fp32", "fp16", "bf16"))
+    convert.add_argument("--batch-size", type=int, default=settings.batch_size, help="windows per forward pass")
+    convert.add_argument("--tile-size", type=int, default=settings.tile_size, help="tile edge in pixels")
+    convert.add_argument("--chunk-frames", type=int, default=settings.chunk_frames, help="frames per chunk")
+    convert.add_argument("--crf", type=float, default=settings.crf, help="x265 CRF (lower: better, larger)")
+    convert.add_argument("--preset", default=settings.preset, help="x265 preset (ultrafast .. placebo)")
+    convert.add_argument("--max-nits", type=float, default=settings.max_nits, help="mastering display peak, cd/m2")
+    convert.add_argument("--force", action="store_true", help="convert even if the input is already HDR")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    convert.add_argument("--quiet", action="store_true", help="no progress bar")
+    convert.set_defaults(run=_convert)
+
+    probe = commands.add_parser("probe", help="codec, size, rate, duration, colour tags and HDR metadata of a file")
+    probe.add_argument("file", type=Path)
+    probe.add_argument("--json", action="store_true", help="machine-readable output")
+    probe.set_defaults(run=_probe)
+
+    demo = commands.add_parser("demo-clip", help="write the built-in SDR demo clip (two shots, audio)")
+    demo.add_argument("output", type=Path, help="where to write it (.mp4 or .mkv)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    demo.set_defaults(run=_demo_clip)

@@ -1,0 +1,184 @@
+"""InferenceEngine: DSLNet over streams of windows, with per-frame reuse, tiles, lazy reading and
+chunk-invariant results; and `Converter.run`, the one streaming call for every converter."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hdrtv.model import load_converter
+from hdrtv.model.baselines import BASELINES
+from hdrtv.model.engine import InferenceEngine
+from hdrtv.model.frame_stream import window_batches
+from hdrtv.model.metrics import psnr
+from hdrtv.model.network import build_dslnet, save_checkpoint
+from hdrtv.model.tiling import TileLayout, frame_tiles
+from hdrtv.model.windows import window_plan
+
+
+def _tiny(variant="M7"):
+    torch.manual_seed(0)
+    model = build_dslnet(variant, width=8, condition_channels=8)
+    if model.dmfa.offsets is not None:  # non-zero offsets, as after training
+        torch.nn.init.normal_(model.dmfa.offsets.head.weight, std=1e-2)
+        torch.nn.init.normal_(model.dmfa.offsets.head.bias, std=1e-2)
+    with torch.no_grad():
+        model.lkqe.body[-1].bias.fill_(0.5)  # outputs mid-range: clamping to [0, 1] hides no difference
+    return model.eval()
+
+
+def _long_range(model):
+    """17 x 17 kernels that carry signal over their whole reach, so that tile borders show."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size == (17, 17):
+            torch.nn.init.normal_(module.weight, std=2 / 17)
+    return model
+
+
+def _frames(t, h=64, w=96):
+    """Scene-scale structure (so ConditionNet's features and the spatial map vary) plus noise."""
+    generator = torch.Generator().manual_seed(t * h + w)
+    coarse = torch.rand(t, 3, h // 16 + 2, w // 16 + 2, generator=generator)
+    smooth = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    return (0.8 * smooth + 0.2 * torch.rand(t, 3, h, w, generator=generator)).permute(0, 2, 3, 1).contiguous()
+
+
+def _run(converter, frames, windows):
+    return torch.stack(list(converter.run(frames, windows)))
+
+
+def _direct(model, frames, windows):
+    """The network on each window's stacked frames, one window at a time."""
+    x = frames.permute(0, 3, 1, 2)
+    with torch.no_grad():
+        return torch.stack([model(x[list(w)][None])[0] for w in windows]).clamp(0, 1).permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("variant, naive_calls", [("M7", 5 * 7), ("M1", 7), ("mresnet", 0)])
+def test_engine_equals_the_network_and_runs_condition_net_once_per_frame(variant, naive_calls):
+    model = _tiny(variant)
+    frames, windows = _frames(7), window_plan(7, 2, [4])
+    seen = []
+    if naive_calls:
+        model.stfm.condition.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    reused = _run(InferenceEngine(model, batch_size=3), frames, windows)
+    assert sum(seen) == (7 if naive_calls else 0)  # each of the 7 frames once
+    seen.clear()
+    naive = _run(InferenceEngine(model, batch_size=3, reuse=False), frames, windows)
+    assert sum(seen) == naive_calls  # TFM: all 5 frames of each window; CFM alone: the centre
+    direct = _direct(model, frames, windows)
+    torch.testing.assert_close(reused, direct, rtol=0, atol=1e-5)
+    torch.testing.assert_close(naive, direct, rtol=0, atol=1e-5)
+    assert reused.dtype == torch.float32 and reused.shape == (7, 64, 96, 3)
+
+
+def test_receptive_radius_is_119_pixels():
+    """Measured along rows: one output pixel's gradient reaches 119 px of input (LKQE 38, STFM 39,
+    the offset estimator 42); tiles exact beyond it are what `tiling.py` promises."""
+    model = _long_range(_tiny()).double()
+    x = torch.rand(1, 5, 3, 16, 256, dtype=torch.float64)
+    with torch.no_grad():
+        context = model.context(x)
+    x.requires_grad_(True)
+    model(x, context)[0, :, 8, 128].sum().backward()
+    cols = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 2, 3)))
+    assert max(128 - cols.min(), cols.max() - 128) == 119
+
+
+def test_tiles_with_overlap_beyond_the_receptive_radius_equal_the_whole_frame():
+    model = _long_range(_tiny())
+    frames, windows = _frames(5, 32, 320), [(0, 1, 2, 3, 4)]
+    whole = _run(InferenceEngine(model, batch_size=1), frames, windows)
+    # Output used >= 128 - 16 / 2 = 120 px from each tile's edge: beyond the receptive radius.
+    exact = _run(InferenceEngine(model, batch_size=1, tile_size=288, tile_overlap=128), frames, windows)
+    torch.testing.assert_close(exact, whole, rtol=0, atol=1e-5)  # measured: 3e-7
+    # Hard seams with 32 px of context do differ beyond 1e-4: the check can fail.
+    seams = _run(InferenceEngine(model, batch_size=1, tile_size=128, tile_ramp=0), frames, windows)
+    assert (seams - whole).abs().max() > 1e-4
+
+
+def test_tiles_blended_across_the_default_overlap_stay_above_50_db():
+    model = _long_range(_tiny())
+    frames, windows = _frames(5, 192, 256), [(0, 1, 2, 3, 4)]
+    whole = _run(InferenceEngine(model, batch_size=1), frames, windows)
+    tiled = _run(InferenceEngine(model, batch_size=1, tile_size=128), frames, windows)  # 2 x 3 tiles
+    assert psnr(tiled, whole) >= 50 and (tiled - whole).abs().max() > 0
+
+
+@pytest.mark.parametrize(
+    "size, overlap, ramp, height, width",
+    [(128, 32, 16, 64, 96), (128, 32, 16, 1080, 1920), (512, 130, 0, 1080, 1920), (68, 32, 48, 130, 258)],
+)  # the last: tiles so close that ramps meet
+def test_tiles_start_even_cover_the_frame_and_their_weights_sum_to_one(size, overlap, ramp, height, width):
+    layout = TileLayout(size, overlap, ramp)
+    total = torch.zeros(height, width)
+    for tile in frame_tiles(height, width, layout, torch.device("cpu")):
+        assert tile.y0 % 2 == 0 and tile.x0 % 2 == 0 and tile.weight.min() >= 0
+        tile.crop(total).add_(tile.weight)
+        # Weights vanish within overlap - ramp / 2 of an edge that is not the frame's.
+        margin = overlap - ramp // 2
+        if tile.x0 > 0:
+            assert tile.weight[:, :margin].max() == 0
+        if tile.y0 + tile.height < height:
+            assert tile.weight[-margin:].max() == 0
+    torch.testing.assert_close(total, torch.ones(height, width), rtol=0, atol=1e-6)
+
+
+def test_odd_sizes_are_replicated_to_even_and_cropped_back():
+    model = _tiny()
+    frames, windows = _frames(3, 63, 95), window_plan(3, 2)
+    out = _run(InferenceEngine(model, batch_size=2), frames, windows)
+    padded = F.pad(frames.permute(0, 3, 1, 2), (0, 1, 0, 1), mode="replicate").permute(0, 2, 3, 1)
+    torch.testing.assert_close(out, _direct(model, padded, windows)[:, :63, :95], rtol=0, atol=1e-5)
+    tiled = _run(InferenceEngine(model, batch_size=2, tile_size=48, tile_overlap=8, tile_ramp=8), frames, windows)
+    assert tiled.shape == (3, 63, 95, 3) and psnr(tiled, out).min() >= 50
+
+
+def test_frames_are_read_only_when_needed_and_released_when_no_later_window_needs_them():
+    frames, windows, read = _frames(10, 16, 16), window_plan(10, 2), []
+
+    def source():
+        for i, frame in enumerate(frames):
+            read.append(i)
+            yield frame
+
+    for k, _ in enumerate(InferenceEngine(_tiny(), batch_size=3).run(source(), windows)):
+        last_centre = min(9, 3 * (k // 3) + 2)
+        assert len(read) == min(10, last_centre + 2 + 1)  # the batch's last window reaches centre + T
+    for batch, stream in window_batches(frames, windows, 3, lambda frame: frame):
+        held = [i for i in range(10) if i in stream]
+        assert held == list(range(min(batch[0]), max(batch[-1]) + 1))
+
+
+@pytest.mark.parametrize(
+    "windows, message", [([(2, 2, 2, 3, 4), (0, 0, 0, 1, 2)], "goes back"), ([(0, 1, 2)], "the model needs 5")]
+)
+def test_bad_windows_fail_with_a_message_naming_the_problem(windows, message):
+    with pytest.raises(ValueError, match=message):
+        list(InferenceEngine(_tiny(), batch_size=1).run(_frames(5, 8, 8), windows))
+
+
+@pytest.mark.parametrize("k, cuts", [(6, [3, 6]), (5, [2, 6])])
+def test_chunks_give_bitwise_the_frames_of_one_pass(k, cuts):
+    """Frames [0, n) in one pass, or as chunks emitting [0, k) and [k, n), the second decoded from
+    frame k - T: a cut inside the first chunk, and one at or next to the chunk edge."""
+    n, radius, frames = 11, 2, _frames(11, 32, 48)
+    engine = InferenceEngine(_tiny(), batch_size=4)
+    whole = _run(engine, frames, window_plan(n, radius, cuts))
+    first = _run(engine, frames[: k + radius], window_plan(n, radius, cuts, range(0, k)))
+    start = k - radius
+    second = [tuple(i - start for i in w) for w in window_plan(n, radius, cuts, range(k, n))]
+    assert torch.equal(torch.cat([first, _run(engine, frames[start:], second)]), whole)
+
+
+def test_baseline_converters_stream_each_windows_centre_frame():
+    frames, windows = _frames(4, 8, 12), window_plan(4, 2, [2])  # window 1 is (0, 0, 1, 1, 1)
+    out = _run(load_converter("bt2446a", batch_size=3), frames, windows)
+    torch.testing.assert_close(out, BASELINES["bt2446a"](frames).clamp(0, 1), rtol=0, atol=1e-6)
+
+
+def test_dslnet_converter_streams_like_convert_and_loads_its_weights_once(tmp_path):
+    save_checkpoint(_tiny(), tmp_path / "m.pt")
+    one, two = load_converter("dslnet", weights=tmp_path / "m.pt"), load_converter("dslnet", weights=tmp_path / "m.pt")
+    assert one.model is two.model
+    frames = _frames(4, 16, 24)
+    torch.testing.assert_close(_run(one, frames, window_plan(4, 2)), one.convert(frames), rtol=0, atol=0)

@@ -1,0 +1,164 @@
+"""Convert one SDR video file into an HDR10 file: probe, find shots, plan chunks, convert and
+encode each chunk, assemble.
+
+The steps are the ones the distributed workers run (a chunk task runs `convert_chunk`, the
+assemble task runs `assemble`); `convert_file` is the same sequence on one machine, so a local
+conversion and a cluster conversion give the same frames.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+from hdrtv.model import Converter, load_converter
+from hdrtv.model.windows import window_plan
+
+from .assemble import assemble
+from .chunks import Chunk, plan_chunks
+from .decode import decode_frames
+from .encode import HevcChunkEncoder
+from .errors import InputError
+from .hdr10_metadata import ContentLightLevel, LightLevelMeter, MasteringDisplay
+from .probe import VideoInfo, probe, refuse_hdr
+from .scenes import detect_shot_starts
+
+OUTPUT_SUFFIXES = (".mkv", ".mp4")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What a user chooses for one conversion (defaults: `worker/settings.py`)."""
+
+    model: str = "dslnet"
+    weights: Path | None = None
+    variant: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 2
+    tile_size: int | None = None
+    chunk_frames: int = 96
+    crf: float = 18.0
+    preset: str = "medium"
+    max_nits: float = 1000.0
+    force: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class ConvertSummary:
+    output: Path
+    frames: int
+    duration: float  # seconds of video
+    light_level: ContentLightLevel
+    chunks: int
+    wall_seconds: float
+
+
+def check_output(output: Path, overwrite: bool, source: Path | None = None) -> None:
+    """Refuse, before any work, an output we could not or must not write."""
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(f"{output}: the output must be .mkv or .mp4")
+    if source is not None and output.exists() and output.resolve() == source.resolve():
+        raise InputError(f"{output}: the output would overwrite the input")
+    if output.exists() and not overwrite:
+        raise InputError(f"{output}: already exists (use --overwrite to replace it)")
+    directory = output.parent
+    if not directory.is_dir():
+        raise InputError(f"{directory}: output directory does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"{directory}: output directory is not writable")
+
+
+def open_converter(options: ConvertOptions) -> Converter:
+    """The converter the options name; precision 'auto' is bf16 on CUDA, fp32 elsewhere."""
+    precision = options.precision
+    if precision == "auto":
+        precision = "bf16" if options.device.startswith("cuda") or _auto_is_cuda(options.device) else "fp32"
+    return load_converter(
+        options.model,
+        weights=options.weights,
+        variant=options.variant,
+        device=options.device,
+        precision=precision,
+        batch_size=options.batch_size,
+        tile_size=options.tile_size,
+    )
+
+
+def _auto_is_cuda(device: str) -> bool:
+    import torch
+
+    return device == "auto" and torch.cuda.is_available()
+
+
+def chunk_hdr_frames(info: VideoInfo, chunk: Chunk, shot_starts: list[int], converter: Converter) -> Iterator[Tensor]:
+    """The HDR10 frames (h, w, 3) float32 PQ that `chunk` emits, decoding only its frames and
+    context; windows never cross the video's shot boundaries (replicate padding instead)."""
+    plan = window_plan(info.frame_count, converter.radius, shot_starts, emit=range(chunk.start, chunk.stop))
+    local = [tuple(index - chunk.decode_start for index in window) for window in plan]
+    return converter.run(decode_frames(info, chunk.decode_start, chunk.decode_stop), local)
+
+
+def convert_chunk(
+    info: VideoInfo,
+    chunk: Chunk,
+    shot_starts: list[int],
+    converter: Converter,
+    path: Path,
+    mastering: MasteringDisplay,
+    options: ConvertOptions,
+    progress: Callable[[int], None] | None = None,
+) -> LightLevelMeter:
+    """Convert and encode the frames `chunk` emits into `path`; returns their light levels."""
+    with HevcChunkEncoder(
+        path, info.width, info.height, info.time_base, info.frame_rate,
+        crf=options.crf, preset=options.preset, mastering=mastering,
+    ) as encoder:
+        hdr_frames = chunk_hdr_frames(info, chunk, shot_starts, converter)
+        for index, hdr in zip(range(chunk.start, chunk.stop), hdr_frames, strict=True):
+            encoder.write(hdr, pts=info.frame_pts[index])
+            if progress is not None:
+                progress(1)
+    return encoder.meter
+
+
+def convert_file(
+    source: str | Path,
+    output: str | Path,
+    options: ConvertOptions = ConvertOptions(),
+    progress: Callable[[int, int], None] | None = None,
+) -> ConvertSummary:
+    """SDR video file -> HDR10 .mkv/.mp4 with the source's audio and subtitles; `progress` is
+    called with (frames finished, frames in all) as frames finish."""
+    started = time.monotonic()
+    source, output = Path(source), Path(output)
+    check_output(output, options.overwrite, source)
+    info = probe(source)
+    refuse_hdr(info, options.force)
+    converter = open_converter(options)
+    mastering = MasteringDisplay(max_luminance=options.max_nits)
+    shot_starts = detect_shot_starts(decode_frames(info))
+    chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, converter.radius)
+    meter = LightLevelMeter()
+    done = 0
+
+    def advance(frames: int) -> None:
+        nonlocal done
+        done += frames
+        if progress is not None:
+            progress(done, info.frame_count)
+
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as scratch:
+        paths = [Path(scratch) / f"chunk{chunk.index:05d}.mp4" for chunk in chunks]
+        for chunk, path in zip(chunks, paths):
+            meter.merge(convert_chunk(info, chunk, shot_starts, converter, path, mastering, options, advance))
+        light_level = meter.result()
+        assemble(paths, output, source, light_level, mastering, overwrite=options.overwrite)
+    return ConvertSummary(output, info.frame_count, info.duration, light_level, len(chunks), time.monotonic() - started)
