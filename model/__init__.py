@@ -7,8 +7,8 @@ Knows nothing of video files, queues or HTTP.
 """
 
 from .converter import CONVERTERS, Converter, load_converter
-from .windows import window_indices, window_plan
 from .network import DSLNet, build_dslnet, load_checkpoint, save_checkpoint
+from .windows import window_plan
 
 __all__ = [
     "CONVERTERS",
@@ -18,6 +18,5 @@ __all__ = [
     "load_checkpoint",
     "load_converter",
     "save_checkpoint",
-    "window_indices",
     "window_plan",
 ]

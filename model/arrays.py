@@ -34,7 +34,9 @@ def numpy_compatible(fn: F) -> F:
         if not given_numpy:
             return fn(*args, **kwargs)
         args = tuple(torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in args)
-        kwargs = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+        kwargs = {
+            k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()
+        }
         return _to_numpy(fn(*args, **kwargs))
 
     return wrapper  # type: ignore[return-value]

@@ -29,10 +29,9 @@ from .engine import InferenceEngine
 from .frame_stream import as_unit_float, window_batches
 from .network import VARIANTS, DSLNet, load_checkpoint
 from .precision import Precision, autocast, resolve_device
-from .windows import window_indices, window_plan
+from .windows import window_plan
 
 CONVERTERS = ("dslnet", *BASELINES)
-__all__ = ["CONVERTERS", "Converter", "load_converter", "window_indices"]
 
 
 class Converter:

@@ -11,9 +11,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-import torch
-from torch import Tensor
-
 
 def window_plan(
     num_frames: int, radius: int, shot_starts: Sequence[int] = (), emit: range | None = None
@@ -38,8 +35,3 @@ def window_plan(
         first, last = starts[shot], ends[shot] - 1
         plan.append(tuple(min(max(i + d, first), last) for d in range(-radius, radius + 1)))
     return plan
-
-
-def window_indices(num_frames: int, radius: int) -> Tensor:
-    """(t, 2*radius+1) indices of each frame's window in one shot: `window_plan` as a tensor."""
-    return torch.tensor(window_plan(num_frames, radius), dtype=torch.long)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model.baselines import BASELINES, bt2408, bt2446a
 from hdrtv.model.colour.gamut import rgb709_to_rgb2020
 from hdrtv.model.colour.transfer import bt1886_eotf, bt1886_inverse_eotf, pq_eotf

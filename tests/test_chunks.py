@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from hdrtv.worker.chunks import Chunk, plan_chunks
 
 
@@ -62,7 +61,9 @@ def test_videos_shorter_than_a_chunk_and_a_half_are_one_chunk(frame_count, radiu
 def test_decode_ranges_add_radius_context_clipped_to_the_video(radius):
     chunks = plan_chunks(30, [], 10, radius)
     assert [(c.decode_start, c.decode_stop) for c in chunks] == [
-        (0, 10 + radius), (10 - radius, 20 + radius), (20 - radius, 30)
+        (0, 10 + radius),
+        (10 - radius, 20 + radius),
+        (20 - radius, 30),
     ]
     _check_tiling(chunks, 30, radius)
 

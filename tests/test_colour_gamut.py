@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model.colour.gamut import (
     BT709_TO_BT2020,
     BT709_TO_XYZ,

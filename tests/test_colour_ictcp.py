@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model.colour.ictcp import ictcp_to_rgb2020, rgb2020_to_ictcp
 from hdrtv.model.colour.transfer import pq_inverse_eotf
 

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model.colour.transfer import (
     bt1886_eotf,
     bt1886_inverse_eotf,

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model.colour.ycbcr import quantise, rgb_to_ycbcr, rgb_to_ypbpr, ycbcr_to_rgb, ypbpr_to_rgb
 
 with warnings.catch_warnings():

@@ -10,13 +10,12 @@ import av
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model import build_dslnet, load_converter, save_checkpoint
 from hdrtv.worker.chunks import plan_chunks
+from hdrtv.worker.decode import decode_frames
 from hdrtv.worker.pipeline import chunk_hdr_frames
 from hdrtv.worker.probe import probe
 from hdrtv.worker.scenes import detect_shot_starts
-from hdrtv.worker.decode import decode_frames
 from video_factory import flat_patches, moving_pattern, write_audio_only, write_clip
 
 SHOT = 14
@@ -31,8 +30,18 @@ def _two_shots(frames=2 * SHOT, height=64, width=96):
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     path = tmp_path_factory.mktemp("src") / "two_shots.mp4"
-    return write_clip(path, width=96, height=64, frames=2 * SHOT, rgb=_two_shots(), colorspace="bt709",
-                      color_primaries="bt709", color_trc="bt709", color_range="tv", audio_language="eng")
+    return write_clip(
+        path,
+        width=96,
+        height=64,
+        frames=2 * SHOT,
+        rgb=_two_shots(),
+        colorspace="bt709",
+        color_primaries="bt709",
+        color_trc="bt709",
+        color_range="tv",
+        audio_language="eng",
+    )
 
 
 def _hdrtv(*args, cwd=None):
@@ -40,8 +49,9 @@ def _hdrtv(*args, cwd=None):
 
 
 def _ffprobe(path, *args):
-    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", *args, str(path)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", *args, str(path)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -61,7 +71,11 @@ def test_convert_writes_a_real_hdr10_file(source, tmp_path, suffix):
     video = next(s for s in streams["streams"] if s["codec_type"] == "video")
     assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("hevc", "Main 10", "yuv420p10le")
     assert (video["color_primaries"], video["color_transfer"], video["color_space"], video["color_range"]) == (
-        "bt2020", "smpte2084", "bt2020nc", "tv")
+        "bt2020",
+        "smpte2084",
+        "bt2020nc",
+        "tv",
+    )
     side = {d["side_data_type"]: d for d in video.get("side_data_list", [])}
     light = side["Content light level metadata"]
     assert f"MaxCLL {light['max_content']} cd/m2, MaxFALL {light['max_average']} cd/m2" in result.stdout
@@ -122,11 +136,24 @@ def _bad_inputs(tmp: Path) -> dict[str, Path]:
     empty.write_bytes(b"")
     text = tmp / "notes.mp4"
     text.write_text("not a video\n" * 100)
-    hdr = write_clip(tmp / "hdr.mkv", codec="libx265", pix_fmt="yuv420p10le", frames=3, colorspace="bt2020nc",
-                     color_primaries="bt2020", color_trc="smpte2084")
+    hdr = write_clip(
+        tmp / "hdr.mkv",
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+        frames=3,
+        colorspace="bt2020nc",
+        color_primaries="bt2020",
+        color_trc="smpte2084",
+    )
     tiny = write_clip(tmp / "tiny.mkv", codec="ffv1", pix_fmt="yuv444p", width=1, height=1, frames=2)
-    return {"truncated": truncated, "zero bytes": empty, "audio only": write_audio_only(tmp / "audio.m4a"),
-            "not a video": text, "already HDR": hdr, "1x1": tiny}
+    return {
+        "truncated": truncated,
+        "zero bytes": empty,
+        "audio only": write_audio_only(tmp / "audio.m4a"),
+        "not a video": text,
+        "already HDR": hdr,
+        "1x1": tiny,
+    }
 
 
 @pytest.mark.parametrize("case", ["truncated", "zero bytes", "audio only", "not a video", "already HDR", "1x1"])
@@ -155,3 +182,12 @@ def test_unwritable_output_directory_is_refused(source, tmp_path):
     if result.returncode == 0:  # root ignores directory permissions: use a missing directory instead
         result = _hdrtv("convert", source, tmp_path / "missing" / "hdr.mkv", "--model", "bt2408", "--quiet")
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_odd_sized_input_converts_to_the_next_even_size(tmp_path):
+    odd = write_clip(tmp_path / "odd.mkv", codec="libx264", pix_fmt="yuv444p", width=63, height=47, frames=5)
+    out = tmp_path / "hdr.mkv"
+    result = _hdrtv("convert", odd, out, "--model", "bt2446a", "--preset", "ultrafast", "--quiet")
+    assert result.returncode == 0, result.stderr
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count) == (64, 48, 5)

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-
-from hdrtv.model import load_converter, window_indices
+from hdrtv.model import load_converter, window_plan
 from hdrtv.model.baselines import BASELINES
 from hdrtv.model.colour.transfer import pq_inverse_eotf
 from hdrtv.model.metrics import psnr
@@ -29,8 +28,8 @@ def _frames(t=4, h=12, w=18, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
 
 
-def test_window_indices_replicate_the_ends():
-    assert window_indices(3, 2).tolist() == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 2], [0, 1, 2, 2, 2]]
+def test_window_plan_replicates_the_ends():
+    assert window_plan(3, 2) == [(0, 0, 0, 1, 2), (0, 0, 1, 2, 2), (0, 1, 2, 2, 2)]
 
 
 @pytest.mark.parametrize("name", list(BASELINES))

@@ -9,6 +9,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from hdrtv.worker.decode import colour_plan, decode_frames, ycbcr_444
+from hdrtv.worker.errors import InputError
+from hdrtv.worker.probe import probe
 from video_factory import (
     LUMA_WEIGHTS,
     PATCH_COLOURS,
@@ -18,10 +21,6 @@ from video_factory import (
     write_clip,
     ycbcr_codes,
 )
-
-from hdrtv.worker.decode import colour_plan, decode_frames, ycbcr_444
-from hdrtv.worker.errors import InputError
-from hdrtv.worker.probe import probe
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -49,14 +48,22 @@ COLOUR_CASES = [
     pytest.param("a.webm", {**VP9, "pix_fmt": "yuv444p", **BT709}, 0.008, id="vp9-444"),
     pytest.param("a.mkv", {**SVT_AV1, "pix_fmt": "yuv420p10le", **BT709}, 0.01, id="av1-420-10bit", marks=AV1),
     pytest.param("a.mov", {"codec": "prores_ks", "pix_fmt": "yuv422p10le", **BT709}, 0.003, id="prores-422-10bit"),
-    pytest.param("a.mpg", {"codec": "mpeg2video", "pix_fmt": "yuv420p", **BT709, "options": {"qmin": "1", "qmax": "1"}},
-                 0.012, id="mpeg2-420"),
+    pytest.param(
+        "a.mpg",
+        {"codec": "mpeg2video", "pix_fmt": "yuv420p", **BT709, "options": {"qmin": "1", "qmax": "1"}},
+        0.012,
+        id="mpeg2-420",
+    ),
     pytest.param("a.mkv", {**X264, "pix_fmt": "yuv420p", **BT709, "color_range": "pc"}, 0.008, id="full-range"),
     pytest.param("a.mkv", {**X264, "pix_fmt": "yuv420p", **BT601}, 0.008, id="bt601-smpte170m"),
     pytest.param("a.mkv", {**X264, "pix_fmt": "yuv420p", **PAL}, 0.008, id="bt601-bt470bg"),
     pytest.param("a.mkv", {**X264, "pix_fmt": "yuv420p", "matrix": "bt601"}, 0.008, id="untagged-sd-is-bt601"),
-    pytest.param("a.mkv", {**X264, "pix_fmt": "yuv420p", "matrix": "bt709", "width": 1280, "height": 32}, 0.008,
-                 id="untagged-hd-is-bt709"),
+    pytest.param(
+        "a.mkv",
+        {**X264, "pix_fmt": "yuv420p", "matrix": "bt709", "width": 1280, "height": 32},
+        0.008,
+        id="untagged-hd-is-bt709",
+    ),
     pytest.param("a.mkv", {**X265, "pix_fmt": "yuv420p10le", **BT2020}, 0.002, id="bt2020-sdr"),
 ]
 
@@ -66,9 +73,11 @@ def expected_bt709(rgb, primaries):
     if primaries not in COLOURSPACES:
         return rgb
     matrix = colour.matrix_RGB_to_RGB(
-        colour.RGB_COLOURSPACES[COLOURSPACES[primaries]], colour.RGB_COLOURSPACES["ITU-R BT.709"],
-        chromatic_adaptation_transform=None)
-    return np.clip(np.clip(rgb ** 2.4 @ matrix.T, 0, 1) ** (1 / 2.4), 0, 1)
+        colour.RGB_COLOURSPACES[COLOURSPACES[primaries]],
+        colour.RGB_COLOURSPACES["ITU-R BT.709"],
+        chromatic_adaptation_transform=None,
+    )
+    return np.clip(np.clip(rgb**2.4 @ matrix.T, 0, 1) ** (1 / 2.4), 0, 1)
 
 
 def nearest_source(frame, rgb):
@@ -96,11 +105,14 @@ def test_wrong_matrix_or_range_would_fail_the_tolerances():
     assert np.abs(expected_bt709(patches, "smpte170m") - patches).max() > 0.02
 
 
-@pytest.mark.parametrize(("codec", "pix_fmt", "options", "color_range"), [
-    ("libx264", "yuv420p", {"qp": "0"}, "tv"),
-    ("libx264", "yuv420p", {"qp": "0"}, "pc"),  # decodes as yuvj420p, which swscale treats apart
-    ("libx265", "yuv422p10le", {"x265-params": "lossless=1:log-level=error"}, "tv"),
-])
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "options", "color_range"),
+    [
+        ("libx264", "yuv420p", {"qp": "0"}, "tv"),
+        ("libx264", "yuv420p", {"qp": "0"}, "pc"),  # decodes as yuvj420p, which swscale treats apart
+        ("libx265", "yuv422p10le", {"x265-params": "lossless=1:log-level=error"}, "tv"),
+    ],
+)
 def test_chroma_upsampling_keeps_code_values(tmp_path, codec, pix_fmt, options, color_range):
     """swscale only upsamples chroma: luma stays bit-exact and no value is rescaled or range-converted."""
     rgb = np.concatenate([moving_pattern(2, 48, 64), flat_patches(1, 48, 64)])
@@ -139,9 +151,25 @@ SEEK_CASES = [
 def test_chunk_from_mid_stream_is_bit_exact(tmp_path, name, codec, options):
     rgb = moving_pattern(20, 48, 64)
     path = write_clip(tmp_path / name, codec=codec, rgb=rgb, frames=20, gop=4, options=options, **BT709)
-    packets = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags", "-of", "json", str(path)],
-        capture_output=True, check=True, text=True).stdout)["packets"]
+    packets = json.loads(
+        subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "packet=flags",
+                "-of",
+                "json",
+                str(path),
+            ],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )["packets"]
     assert sum(p["flags"].startswith("K") for p in packets) >= 5  # keyframe every 4 frames
     info = probe(path)
     full = list(decode_frames(info))

@@ -3,7 +3,6 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
 from hdrtv.model.layers.deform_conv import ModulatedDeformConv2d
 
 

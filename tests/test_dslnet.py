@@ -3,7 +3,6 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
 from hdrtv.model.network import VARIANTS, DSLNet, build_dslnet, load_checkpoint, save_checkpoint
 from hdrtv.model.network.stfm import upsample_crop
 

@@ -10,7 +10,6 @@ import av
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.worker.assemble import assemble, decode_timestamps
 from hdrtv.worker.encode import HevcChunkEncoder, chroma_420, to_yuv420p10
 from hdrtv.worker.errors import InputError
@@ -114,7 +113,11 @@ def test_output_is_hdr10_in_container_and_bitstream(cfr, suffix):
     stream = ffprobe(outputs[suffix], "-show_streams", "-select_streams", "v")["streams"][0]
     assert (stream["codec_name"], stream["profile"], stream["pix_fmt"]) == ("hevc", "Main 10", "yuv420p10le")
     assert (stream["color_primaries"], stream["color_transfer"], stream["color_space"], stream["color_range"]) == (
-        "bt2020", "smpte2084", "bt2020nc", "tv")
+        "bt2020",
+        "smpte2084",
+        "bt2020nc",
+        "tv",
+    )
     side = {s["side_data_type"]: s for s in stream["side_data_list"]}  # container boxes / elements
     cll = side["Content light level metadata"]
     assert (cll["max_content"], cll["max_average"]) == (light.max_cll, light.max_fall)
@@ -212,9 +215,20 @@ def test_bad_output_paths_are_input_errors_before_any_work(cfr, tmp_path):
         assemble(missing_chunks, tmp_path / "out.avi", source, light, DISPLAY)
 
 
-def test_encoder_refuses_odd_sizes_and_unordered_pts_and_removes_a_failed_chunk(tmp_path):
-    with pytest.raises(InputError, match="even"):
-        HevcChunkEncoder(tmp_path / "odd.mp4", 63, 48, Fraction(1, 25), Fraction(25))
+def test_odd_frames_gain_a_replicated_row_and_column(tmp_path):
+    frame = np.zeros((47, 63, 3), np.float32)
+    frame[:, -1] = 0.6  # last column bright: its copy must be bright too
+    timing = {"time_base": Fraction(1, 25), "frame_rate": Fraction(25)}
+    with HevcChunkEncoder(tmp_path / "odd.mp4", 63, 47, **timing, preset="ultrafast", threads=1) as encoder:
+        for pts in range(3):
+            encoder.write(frame, pts)
+    with av.open(str(tmp_path / "odd.mp4")) as container:
+        decoded = next(container.decode(video=0)).to_ndarray(format="gray16le")
+    assert decoded.shape == (48, 64)
+    assert abs(int(decoded[10, 63]) - int(decoded[10, 62])) < 600 and decoded[10, 63] > 20000
+
+
+def test_encoder_refuses_unordered_pts_and_removes_a_failed_chunk(tmp_path):
     frame = np.zeros((48, 64, 3), np.float32)
     timing = {"time_base": Fraction(1, 25), "frame_rate": Fraction(25)}
     with pytest.raises(ValueError, match="increase"):

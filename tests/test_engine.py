@@ -4,7 +4,6 @@ chunk-invariant results; and `Converter.run`, the one streaming call for every c
 import pytest
 import torch
 import torch.nn.functional as F
-
 from hdrtv.model import load_converter
 from hdrtv.model.baselines import BASELINES
 from hdrtv.model.engine import InferenceEngine

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.model import build_dslnet, load_converter, save_checkpoint
 from hdrtv.model.metrics import psnr
 

@@ -8,7 +8,6 @@ import struct
 import numpy as np
 import pytest
 import torch
-
 from hdrtv.worker.hdr10_metadata import ContentLightLevel, LightLevelMeter, MasteringDisplay
 
 

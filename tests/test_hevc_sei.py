@@ -8,7 +8,6 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from hdrtv.worker.hevc_sei import (
     CONTENT_LIGHT_LEVEL,
     MASTERING_DISPLAY,
@@ -44,7 +43,7 @@ def test_emulation_prevention_both_ways(rbsp, ebsp):
 
 def hand_made_sei() -> bytes:
     """A prefix SEI: payloadType 300 (FF 2D) with 2 bytes, then a CLL of (1000, 400), then trailing bits."""
-    return PREFIX_SEI_HEADER + bytes.fromhex("ff2d" "02" "abcd" "90" "04" "03e80190" "80")
+    return PREFIX_SEI_HEADER + bytes.fromhex("ff2d02abcd900403e8019080")
 
 
 def test_parse_extended_type_and_cll():
@@ -61,7 +60,7 @@ def test_rewrite_inserts_emulation_prevention_and_packet_length_follows():
     assert count == 1
     sei, kept = split_nal_units(rewritten)
     # payload 00 00 00 03 must be written as 00 00 03 00 03: one byte longer.
-    assert sei == PREFIX_SEI_HEADER + bytes.fromhex("ff2d02abcd" "9004" "0000030003" "80")
+    assert sei == PREFIX_SEI_HEADER + bytes.fromhex("ff2d02abcd9004000003000380")
     assert int.from_bytes(rewritten[:4], "big") == len(hand_made_sei()) + 1
     assert kept == other
     assert sei_payloads([sei], CONTENT_LIGHT_LEVEL) == [bytes.fromhex("00000003")]
@@ -84,13 +83,15 @@ def test_hvcc_arrays_are_rewritten_and_other_arrays_kept():
     fixed = bytes([1]) + bytes(20) + bytes([0xF3])  # configurationVersion 1, lengthSizeMinusOne 3
     vps = bytes([32 << 1, 1, 0x0C, 0x01])
     arrays = [(0xA0, [vps]), (0x27, [hand_made_sei()])]
-    hvcc = fixed + bytes([len(arrays)]) + b"".join(
-        bytes([kind]) + len(nals).to_bytes(2, "big") + join_nal_units(nals, 2) for kind, nals in arrays
+    hvcc = (
+        fixed
+        + bytes([len(arrays)])
+        + b"".join(bytes([kind]) + len(nals).to_bytes(2, "big") + join_nal_units(nals, 2) for kind, nals in arrays)
     )
     assert hvcc_length_size(hvcc) == 4
     rewritten, count = rewrite_hvcc(hvcc, {CONTENT_LIGHT_LEVEL: bytes.fromhex("00000003")})
     assert count == 1
-    expected_sei = PREFIX_SEI_HEADER + bytes.fromhex("ff2d02abcd90040000030003" "80")
+    expected_sei = PREFIX_SEI_HEADER + bytes.fromhex("ff2d02abcd9004000003000380")
     sei_array = bytes([0x27, 0, 1, 0, len(expected_sei)]) + expected_sei
     assert rewritten == fixed + bytes([2, 0xA0, 0, 1, 0, 4]) + vps + sei_array
 
@@ -115,7 +116,9 @@ def frames_cll(path):
     """(max_content, max_average) of every decoded frame, by ffprobe."""
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [
         (side["max_content"], side["max_average"])

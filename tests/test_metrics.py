@@ -5,9 +5,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skimage.metrics import structural_similarity
-
 from hdrtv.model.metrics import delta_e_itp, flicker, psnr, sr_sim, ssim
+from skimage.metrics import structural_similarity
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -43,8 +42,13 @@ def test_ssim_matches_skimage():
     got = ssim(pred, target)
     expected = [
         structural_similarity(
-            p.numpy(), t.numpy(), gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False, data_range=1, channel_axis=-1,
+            p.numpy(),
+            t.numpy(),
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=1,
+            channel_axis=-1,
         )
         for p, t in zip(pred, target)
     ]

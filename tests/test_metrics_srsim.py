@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from scipy.signal import convolve2d
-
 from hdrtv.model.metrics import sr_sim
 from hdrtv.model.metrics.srsim import _average_and_subsample, _downsample_factor, _resize
+from scipy.signal import convolve2d
 
 
 def _scene(h, w, seed=0, batch=()):
@@ -113,8 +112,12 @@ def test_resize_matches_matlab_port():
     """Values from piq's port of MATLAB's imresize (bicubic, antialiased, mirrored borders)."""
     squares = (torch.arange(13, dtype=torch.float64) ** 2).view(1, 1, 13, 1).expand(1, 1, 13, 16)
     down = _resize(squares, (4, 4), (0.25, 0.25))[0, 0, :, 0]
-    torch.testing.assert_close(down, torch.tensor([2.39013671875, 30.308837890625, 95.175537109375, 127.348876953125],
-                                                  dtype=torch.float64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        down,
+        torch.tensor([2.39013671875, 30.308837890625, 95.175537109375, 127.348876953125], dtype=torch.float64),
+        rtol=0,
+        atol=1e-12,
+    )
     small = (torch.arange(5, dtype=torch.float64) ** 2).view(1, 1, 5, 1).expand(1, 1, 5, 16)
     up = _resize(small, (7, 16))[0, 0, :, 0]
     expected = [-0.0612242073, 0.3790081441, 1.6530587673, 4.0, 7.3673496246, 12.2274045944, 16.4285697937]

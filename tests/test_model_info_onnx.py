@@ -5,7 +5,6 @@ import subprocess
 import onnx
 import pytest
 import torch
-
 from hdrtv.model.model_info import measure_macs_per_pixel, model_info
 from hdrtv.model.network import VARIANTS, build_dslnet
 from hdrtv.model.onnx_export import export_onnx, onnx_max_abs_error

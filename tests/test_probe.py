@@ -7,10 +7,9 @@ from fractions import Fraction
 
 import av
 import pytest
-from video_factory import write_audio_only, write_clip
-
 from hdrtv.worker.errors import InputError
 from hdrtv.worker.probe import probe, refuse_hdr
+from video_factory import write_audio_only, write_clip
 
 BT709 = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
 AV1 = pytest.mark.skipif(
@@ -45,7 +44,11 @@ def test_probe_agrees_with_ffprobe_and_mediainfo(tmp_path, name, codec, pix_fmt,
     assert (info.codec, info.width, info.height, info.pix_fmt) == (stream["codec_name"], 64, 48, pix_fmt)
     assert info.profile == stream.get("profile")
     assert (info.color_space, info.color_primaries, info.color_transfer, info.color_range) == (
-        stream["color_space"], stream["color_primaries"], stream["color_transfer"], stream["color_range"])
+        stream["color_space"],
+        stream["color_primaries"],
+        stream["color_transfer"],
+        stream["color_range"],
+    )
     assert info.frame_rate == Fraction(stream["avg_frame_rate"]) == 25
     assert info.time_base == Fraction(stream["time_base"])
     assert info.frame_count == int(stream["nb_read_frames"]) == 8
@@ -61,8 +64,15 @@ def test_probe_agrees_with_ffprobe_and_mediainfo(tmp_path, name, codec, pix_fmt,
 
 def test_tracks_and_vfr_timestamps_are_exact(tmp_path):
     pts = [0, 33, 50, 117, 120, 200, 251, 300]
-    path = write_clip(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 1000),
-                      audio_language="eng", subtitle_language="fra", **BT709)
+    path = write_clip(
+        tmp_path / "vfr.mkv",
+        frames=len(pts),
+        pts=pts,
+        time_base=Fraction(1, 1000),
+        audio_language="eng",
+        subtitle_language="fra",
+        **BT709,
+    )
     info = probe(path)
     assert info.frame_pts == tuple(pts)
     frames = ffprobe(path, "-select_streams", "v", "-show_entries", "frame=pts")["frames"]
@@ -71,7 +81,12 @@ def test_tracks_and_vfr_timestamps_are_exact(tmp_path):
     _, sound, text = ffprobe(path, "-show_streams")["streams"]
     (audio,), (subtitle,) = info.audio, info.subtitles
     assert (audio.index, audio.codec, audio.language, audio.channels, audio.sample_rate) == (
-        1, sound["codec_name"], sound["tags"]["language"], sound["channels"], int(sound["sample_rate"]))
+        1,
+        sound["codec_name"],
+        sound["tags"]["language"],
+        sound["channels"],
+        int(sound["sample_rate"]),
+    )
     assert (subtitle.index, subtitle.codec, subtitle.language) == (2, text["codec_name"], "fra")
     data = json.loads(json.dumps(info.to_dict()))
     assert data["frame_pts"] == pts and data["frame_rate"] == "25/1" and data["time_base"] == "1/1000"
@@ -81,8 +96,14 @@ def test_tracks_and_vfr_timestamps_are_exact(tmp_path):
 def test_hdr10_metadata_and_refusal(tmp_path):
     master = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
     path = write_clip(
-        tmp_path / "pq.mkv", codec="libx265", pix_fmt="yuv420p10le", frames=3, colorspace="bt2020nc",
-        color_primaries="bt2020", color_trc="smpte2084", color_range="tv",
+        tmp_path / "pq.mkv",
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+        frames=3,
+        colorspace="bt2020nc",
+        color_primaries="bt2020",
+        color_trc="smpte2084",
+        color_range="tv",
         options={"x265-params": f"log-level=error:hdr10=1:master-display={master}:max-cll=1000,400"},
     )
     info = probe(path)
@@ -129,10 +150,14 @@ BAD_INPUTS = {
     "empty": (lambda tmp: _file(tmp / "empty.mp4", b""), r"empty\.mp4: empty file \(0 bytes\)"),
     "text": (lambda tmp: _file(tmp / "notes.mp4", b"not video\n" * 50), r"notes\.mp4: not a media file"),
     "audio only": (lambda tmp: write_audio_only(tmp / "song.m4a"), r"song\.m4a: no video stream \(audio only\)"),
-    "audio and cover picture": (lambda tmp: write_audio_only(tmp / "album.mp4", cover=True),
-                                r"album\.mp4: no video stream \(audio only\)"),
-    "1x1": (lambda tmp: write_clip(tmp / "dot.mkv", pix_fmt="yuv444p", width=1, height=1, frames=2),
-            r"dot\.mkv: frame size 1x1 is below the minimum 16x16"),
+    "audio and cover picture": (
+        lambda tmp: write_audio_only(tmp / "album.mp4", cover=True),
+        r"album\.mp4: no video stream \(audio only\)",
+    ),
+    "1x1": (
+        lambda tmp: write_clip(tmp / "dot.mkv", pix_fmt="yuv444p", width=1, height=1, frames=2),
+        r"dot\.mkv: frame size 1x1 is below the minimum 16x16",
+    ),
     "truncated": (_truncated_in_first_frame, r"cut\.mkv: first video frame cannot be decoded"),
 }
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from hdrtv.worker.scenes import ShotDetector, detect_shot_starts
 
 H, W = 144, 512  # wider than the detection width, so the downscale runs too

@@ -3,8 +3,7 @@
 import random
 
 import pytest
-
-from hdrtv.model.windows import window_indices, window_plan
+from hdrtv.model.windows import window_plan
 
 
 def test_one_shot_replicates_its_first_and_last_frame():
@@ -53,11 +52,6 @@ def test_emit_picks_a_range_of_the_whole_plan(radius):
     whole = window_plan(20, radius, [7, 12])
     for emit in (range(0, 7), range(5, 13), range(12, 20), range(19, 20), range(3, 3)):
         assert window_plan(20, radius, [12, 7], emit) == whole[emit.start : emit.stop]
-
-
-def test_window_indices_is_the_one_shot_plan_as_a_tensor():
-    indices = window_indices(5, 2)
-    assert indices.shape == (5, 5) and [tuple(row) for row in indices.tolist()] == window_plan(5, 2)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from hdrtv.worker.colour_tags import MATRIX, PRIMARIES, RANGE, TRANSFER, tag_code
 
 # Luma weights (Kr, Kb) of ITU-R BT.601, BT.709 and BT.2020.
@@ -143,9 +142,17 @@ def write_audio_only(path: str | Path, seconds: float = 0.5, language: str = "en
     return Path(path)
 
 
-def _video_stream(container: av.container.OutputContainer, codec: str, pix_fmt: str, size: tuple[int, int],
-                  fps: Fraction, time_base: Fraction, tags: dict[str, str | None], gop: int | None,
-                  options: dict[str, str] | None) -> av.VideoStream:
+def _video_stream(
+    container: av.container.OutputContainer,
+    codec: str,
+    pix_fmt: str,
+    size: tuple[int, int],
+    fps: Fraction,
+    time_base: Fraction,
+    tags: dict[str, str | None],
+    gop: int | None,
+    options: dict[str, str] | None,
+) -> av.VideoStream:
     stream = container.add_stream(codec, rate=fps, options=options or {})
     stream.width, stream.height = size
     stream.pix_fmt = pix_fmt
@@ -201,8 +208,12 @@ def write_clip(
     if matrix is None:
         matrix = {"bt470bg": "bt601", "smpte170m": "bt601", "bt2020nc": "bt2020"}.get(colorspace, "bt709")
     seconds = float((pts[-1] - pts[0]) * time_base + 1 / fps)
-    tags = {"color_range": color_range, "color_primaries": color_primaries, "color_trc": color_trc,
-            "colorspace": colorspace}
+    tags = {
+        "color_range": color_range,
+        "color_primaries": color_primaries,
+        "color_trc": color_trc,
+        "colorspace": colorspace,
+    }
     with av.open(str(path), "w") as container:
         stream = _video_stream(container, codec, pix_fmt, (width, height), fps, time_base, tags, gop, options)
         context = stream.codec_context

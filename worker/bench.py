@@ -11,13 +11,12 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
 import torch
-
 from hdrtv.model import build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
 from hdrtv.model.engine import InferenceEngine
@@ -38,16 +37,17 @@ class StageSpeed:
     megapixels_per_second: float
 
 
-def _timed(stage: str, frames: int, pixels: int, work: Callable[[], Iterable]) -> StageSpeed:
+def _timed(stage: str, frames: int, pixels: int, work: Iterable) -> tuple[StageSpeed, list]:
+    """Drain `work` (a lazy iterable doing the stage's work) against the clock; its items too."""
     started = time.perf_counter()
-    for _ in work():
-        pass
+    items = list(work)
     seconds = time.perf_counter() - started
-    return StageSpeed(stage, frames, seconds, frames / seconds, frames * pixels / seconds / 1e6)
+    return StageSpeed(stage, frames, seconds, frames / seconds, frames * pixels / seconds / 1e6), items
 
 
-def _engine(weights: Path | None, variant: str, device: str, precision: str,
-            batch_size: int, tile_size: int | None, reuse: bool) -> InferenceEngine:
+def _engine(
+    weights: Path | None, variant: str, device: str, precision: str, batch_size: int, tile_size: int | None, reuse: bool
+) -> InferenceEngine:
     model = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
     return InferenceEngine(model, device, precision, batch_size, tile_size, reuse=reuse)
 
@@ -72,33 +72,30 @@ def run_benchmark(
         first = frames // 2
         clip = write_demo_clip(Path(scratch) / "bench.mp4", width, height, (first, frames - first))
         info = probe(clip)
-        decode = _timed("decode", frames, pixels, lambda: decode_frames(info))
-        sdr = list(decode_frames(info))
+        decode, sdr = _timed("decode", frames, pixels, decode_frames(info))
         stages = [decode]
+        reuse_speedup = None
         if model == "dslnet":
-            runs = {}
-            for reuse in (True, False):
-                engine = _engine(weights, variant, device, precision, batch_size, tile_size, reuse)
-                windows = window_plan(frames, engine.radius, [0, first])
-                name = "model" if reuse else "model (no per-frame reuse)"
-                runs[reuse] = _timed(name, frames, pixels, lambda: engine.run(sdr, windows))
-            hdr = list(engine.run(sdr, windows))
-            stages += [runs[True], runs[False]]
-            reuse_speedup = runs[False].seconds / runs[True].seconds
+            reused = _engine(weights, variant, device, precision, batch_size, tile_size, reuse=True)
+            naive = _engine(weights, variant, device, precision, batch_size, tile_size, reuse=False)
+            windows = window_plan(frames, reused.radius, [0, first])
+            model_stage, hdr = _timed("model", frames, pixels, reused.run(sdr, windows))
+            naive_stage, _ = _timed("model (no per-frame reuse)", frames, pixels, naive.run(sdr, windows))
+            stages += [model_stage, naive_stage]
+            reuse_speedup = naive_stage.seconds / model_stage.seconds
         else:
             formula = BASELINES[model]
-            sdr_float = [torch.from_numpy(frame.astype("float32") / 65535) for frame in sdr]
-            stages.append(_timed("model", frames, pixels, lambda: (formula(f) for f in sdr_float)))
-            hdr = [formula(f) for f in sdr_float]
-            reuse_speedup = None
+            unit = (torch.from_numpy(frame.astype("float32") / 65535) for frame in sdr)
+            model_stage, hdr = _timed("model", frames, pixels, (formula(frame) for frame in unit))
+            stages.append(model_stage)
         encode_path = Path(scratch) / "encoded.mp4"
 
-        def encode() -> Iterable:
+        def encode() -> Iterator[None]:
             with HevcChunkEncoder(encode_path, width, height, info.time_base, info.frame_rate, preset=preset) as out:
                 for index, frame in enumerate(hdr):
                     yield out.write(frame, pts=info.frame_pts[index])
 
-        stages.append(_timed("encode", frames, pixels, encode))
+        stages.append(_timed("encode", frames, pixels, encode())[0])
     slowest = min(stage.frames_per_second for stage in stages if "no per-frame" not in stage.stage)
     return {
         "size": f"{width}x{height}",
@@ -112,8 +109,12 @@ def run_benchmark(
         "stages": [asdict(stage) for stage in stages],
         "slowest_stage_frames_per_second": slowest,
         "reuse_speedup": reuse_speedup,
-        "software": {"python": platform.python_version(), "torch": torch.__version__, "av": av.__version__,
-                     "ffmpeg": ".".join(map(str, av.ffmpeg_version_info)) if hasattr(av, "ffmpeg_version_info") else None},
+        "software": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "av": av.__version__,
+            "ffmpeg": ".".join(map(str, av.ffmpeg_version_info)) if hasattr(av, "ffmpeg_version_info") else None,
+        },
         "source_fps": FPS,
     }
 
@@ -122,8 +123,11 @@ def _device_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.exists() else []
+    names = (
+        [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        if cpuinfo.exists()
+        else []
+    )
     return f"{names[0] if names else platform.machine()} ({torch.get_num_threads()} threads)"
 
 
@@ -137,8 +141,10 @@ def format_markdown(result: dict) -> str:
         "|---|---:|---:|---:|",
     ]
     for stage in result["stages"]:
-        lines.append(f"| {stage['stage']} | {stage['frames_per_second']:.2f} | "
-                     f"{stage['megapixels_per_second']:.2f} | {stage['seconds']:.2f} |")
+        lines.append(
+            f"| {stage['stage']} | {stage['frames_per_second']:.2f} | "
+            f"{stage['megapixels_per_second']:.2f} | {stage['seconds']:.2f} |"
+        )
     if result["reuse_speedup"] is not None:
         lines.append(f"\nper-frame reuse speed-up over window-by-window: {result['reuse_speedup']:.2f}x")
     return "\n".join(lines)

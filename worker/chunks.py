@@ -65,8 +65,9 @@ def plan_chunks(frame_count: int, shot_starts: Iterable[int], target_frames: int
     ignored). radius: context frames decoded on each side of a chunk. No frames, no chunks.
     """
     if frame_count < 0 or target_frames < 1 or radius < 0:
-        raise ValueError(f"need frame_count >= 0, target_frames >= 1, radius >= 0; got "
-                         f"{frame_count}, {target_frames}, {radius}")
+        raise ValueError(
+            f"need frame_count >= 0, target_frames >= 1, radius >= 0; got {frame_count}, {target_frames}, {radius}"
+        )
     cuts = sorted({c for c in shot_starts if 0 < c < frame_count})
     tolerance = int(target_frames * SNAP_FRACTION)
     shortest = max(1, int(target_frames * MIN_FRACTION))

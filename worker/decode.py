@@ -29,7 +29,6 @@ from itertools import chain
 import av
 import numpy as np
 import torch
-
 from hdrtv.model.colour import bt1886_eotf, bt1886_inverse_eotf, ycbcr_to_rgb
 from hdrtv.model.colour.gamut import (
     PRIMARIES_BT2020,
@@ -116,9 +115,7 @@ def _seek_targets(info: VideoInfo, start: int) -> list[int | None]:
     return [*reversed(keys[-2:]), None]
 
 
-def _decoded(
-    info: VideoInfo, container: av.container.InputContainer, target: int | None
-) -> Iterator[av.VideoFrame]:
+def _decoded(info: VideoInfo, container: av.container.InputContainer, target: int | None) -> Iterator[av.VideoFrame]:
     """Frames from `target` (a seek) or from the top (None); decoder errors become InputError."""
     stream = container.streams[info.stream_index]
     try:

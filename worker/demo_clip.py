@@ -9,14 +9,13 @@ map into BT.2020, a scene cut that windows must not cross, motion, and audio to 
 
 from __future__ import annotations
 
-from fractions import Fraction
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
-
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
 WIDTH, HEIGHT = 640, 360  # the design size; other sizes scale the drawing
@@ -96,7 +95,9 @@ def _write_tone(container: av.container.OutputContainer, stream: av.AudioStream,
     t = np.arange(total) / AUDIO_RATE
     tone = 0.25 * np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
     for start in range(0, total, 1024):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp", layout="stereo"
+        )
         frame.sample_rate, frame.pts = AUDIO_RATE, start
         container.mux(stream.encode(frame))
     container.mux(stream.encode())

@@ -24,9 +24,8 @@ from types import TracebackType
 import av
 import numpy as np
 import torch
-
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
-from .errors import InputError
+
 from .hdr10_metadata import LightLevelMeter, MasteringDisplay
 
 # H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
@@ -55,6 +54,20 @@ def to_yuv420p10(rgb: np.ndarray | torch.Tensor) -> np.ndarray:
     return torch.cat([luma, chroma]).to(torch.int32).cpu().numpy().astype(np.uint16)
 
 
+def _even(size: int) -> int:
+    return size + size % 2
+
+
+def _pad_to_even(frame: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """(h, w, 3) -> (even h, even w, 3), repeating the last row / column where one is missing."""
+    height, width = frame.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return frame
+    rows = torch.as_tensor(frame)
+    rows = torch.cat([rows, rows[-1:]]) if height % 2 else rows
+    return torch.cat([rows, rows[:, -1:]], dim=1) if width % 2 else rows
+
+
 class HevcChunkEncoder:
     """Context manager writing HDR10 frames with their source timestamps to an MP4 chunk.
 
@@ -77,8 +90,6 @@ class HevcChunkEncoder:
         mastering: MasteringDisplay = MasteringDisplay(),
         threads: int | None = None,
     ) -> None:
-        if width % 2 or height % 2:
-            raise InputError(f"{width}x{height}: 4:2:0 video needs an even width and height")
         self.path = Path(path)
         self.meter = LightLevelMeter()
         self._size = (height, width)
@@ -103,7 +114,9 @@ class HevcChunkEncoder:
         threads: int | None,
     ) -> av.VideoStream:
         stream = self._container.add_stream("libx265")
-        stream.width, stream.height = self._size[1], self._size[0]
+        # 4:2:0 HEVC codes even sizes only (its cropping window moves in steps of 2 samples), so an
+        # odd frame gains a replicated last row or column.
+        stream.width, stream.height = _even(self._size[1]), _even(self._size[0])
         stream.pix_fmt = "yuv420p10le"
         stream.time_base = time_base
         context = stream.codec_context
@@ -136,7 +149,7 @@ class HevcChunkEncoder:
             raise ValueError(f"pts must increase: {pts} after {self._last_pts}")
         self._last_pts, self._last_duration = pts, duration
         self.meter.add(frame)
-        video = av.VideoFrame.from_ndarray(to_yuv420p10(frame), format="yuv420p10le")
+        video = av.VideoFrame.from_ndarray(to_yuv420p10(_pad_to_even(frame)), format="yuv420p10le")
         video.pts, video.time_base = pts, self._stream.time_base
         self._durations[pts] = duration
         self._mux(self._stream.encode(video))

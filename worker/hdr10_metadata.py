@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from hdrtv.model.colour import pq_eotf
 
 Chromaticity = tuple[float, float]

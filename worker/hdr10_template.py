@@ -60,8 +60,10 @@ def insert_hdr_boxes(mp4: bytes, mastering: MasteringDisplay, light_level: Conte
         raise ValueError("moov must be the last box: growing it would move the samples")
     hvcc_offset, hvcc_size, _ = _child(data, start, end, (b"hvcC",))
     boxes = (
-        struct.pack(">I4s", 8 + 24, b"mdcv") + mastering.payload()
-        + struct.pack(">I4s", 8 + 4, b"clli") + light_level.payload()
+        struct.pack(">I4s", 8 + 24, b"mdcv")
+        + mastering.payload()
+        + struct.pack(">I4s", 8 + 4, b"clli")
+        + light_level.payload()
     )
     data[hvcc_offset + hvcc_size : hvcc_offset + hvcc_size] = boxes
     for offset in chain:

@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch import Tensor
-
 from hdrtv.model import Converter, load_converter
 from hdrtv.model.windows import window_plan
+from torch import Tensor
 
 from .assemble import assemble
 from .chunks import Chunk, plan_chunks
@@ -118,8 +117,14 @@ def convert_chunk(
 ) -> LightLevelMeter:
     """Convert and encode the frames `chunk` emits into `path`; returns their light levels."""
     with HevcChunkEncoder(
-        path, info.width, info.height, info.time_base, info.frame_rate,
-        crf=options.crf, preset=options.preset, mastering=mastering,
+        path,
+        info.width,
+        info.height,
+        info.time_base,
+        info.frame_rate,
+        crf=options.crf,
+        preset=options.preset,
+        mastering=mastering,
     ) as encoder:
         hdr_frames = chunk_hdr_frames(info, chunk, shot_starts, converter)
         for index, hdr in zip(range(chunk.start, chunk.stop), hdr_frames, strict=True):

@@ -152,8 +152,13 @@ def _subsampling(pix_fmt: av.VideoFormat) -> str:
 def _tracks(container: av.container.InputContainer) -> tuple[tuple[AudioTrack, ...], tuple[SubtitleTrack, ...]]:
     """Audio and subtitle streams; codec names as ffprobe's codec_name ("aac", "subrip")."""
     audio = tuple(
-        AudioTrack(a.index, a.codec_context.codec.canonical_name, a.metadata.get("language"),
-                   a.codec_context.channels, a.codec_context.sample_rate)
+        AudioTrack(
+            a.index,
+            a.codec_context.codec.canonical_name,
+            a.metadata.get("language"),
+            a.codec_context.channels,
+            a.codec_context.sample_rate,
+        )
         for a in container.streams.audio
     )
     subtitles = tuple(

@@ -9,7 +9,6 @@ unused, so this is the floor any learned converter must beat.
 from __future__ import annotations
 
 import torch
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.colour.gamut import rgb709_to_rgb2020
 from hdrtv.model.colour.transfer import bt1886_eotf, pq_inverse_eotf

@@ -26,7 +26,6 @@ light, BT.1886 re-encode. The result is then the same SDR picture, which Method 
 from __future__ import annotations
 
 import torch
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.colour.gamut import rgb709_to_rgb2020
 from hdrtv.model.colour.transfer import bt1886_eotf, bt1886_inverse_eotf, pq_inverse_eotf
@@ -50,9 +49,7 @@ def _to_bt2020_signal(sdr: torch.Tensor) -> torch.Tensor:
 def _expand_luma(y: torch.Tensor) -> torch.Tensor:
     """SDR luma Y' in [0, 1] (...) -> HDR luma Y'_HDR on the 0..1000 scale (...), Table 4."""
     y255 = 255.0 * y
-    exponent = torch.where(
-        y255 <= _KNEE, (_A1 * y255 + _B1) * y255 + _C1, (_A2 * y255 + _B2) * y255 + _C2
-    )
+    exponent = torch.where(y255 <= _KNEE, (_A1 * y255 + _B1) * y255 + _C1, (_A2 * y255 + _B2) * y255 + _C2)
     positive = y255 > 0
     base = torch.where(positive, y255, torch.ones_like(y255))
     return torch.where(positive, base**exponent, torch.zeros_like(y255))

@@ -31,6 +31,7 @@ __all__ = [
     "pq_inverse_eotf",
     "quantise",
     "rgb2020_to_ictcp",
+    "rgb2020_to_rgb709",
     "rgb709_to_rgb2020",
     "rgb_to_ycbcr",
     "ycbcr_to_rgb",

@@ -9,7 +9,6 @@ light; colour arrays are channel-last `(..., 3)`.
 from __future__ import annotations
 
 import torch
-
 from hdrtv.model.arrays import numpy_compatible
 
 # (x, y) chromaticities of the red, green and blue primaries, and of the white point.

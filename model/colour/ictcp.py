@@ -11,10 +11,9 @@ R = G = B = Y gives I = PQ code of Y and Ct = Cp = 0.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.colour.transfer import pq_eotf, pq_inverse_eotf
+from torch import Tensor
 
 # ITU-R BT.2100, Table 6 (both matrices scaled by 4096).
 _RGB_TO_LMS_4096 = ((1688, 2146, 262), (683, 2951, 462), (99, 309, 3688))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from hdrtv.model.arrays import numpy_compatible
 
 # SMPTE ST 2084 constants.

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-
 from hdrtv.model.arrays import numpy_compatible
 
 Matrix = Literal["bt601", "bt709", "bt2020"]
@@ -67,9 +66,7 @@ def ypbpr_to_rgb(ypbpr: torch.Tensor, matrix: Matrix) -> torch.Tensor:
 
 
 @numpy_compatible
-def rgb_to_ycbcr(
-    rgb: torch.Tensor, matrix: Matrix, bit_depth: int = 10, full_range: bool = False
-) -> torch.Tensor:
+def rgb_to_ycbcr(rgb: torch.Tensor, matrix: Matrix, bit_depth: int = 10, full_range: bool = False) -> torch.Tensor:
     """Non-linear R'G'B' in [0, 1] (..., 3) -> Y'CbCr code values (..., 3), unrounded floats."""
     y_offset, y_scale, c_offset, c_scale = _code_range(bit_depth, full_range)
     offset = torch.tensor([y_offset, c_offset, c_offset], dtype=rgb.dtype, device=rgb.device)
@@ -78,9 +75,7 @@ def rgb_to_ycbcr(
 
 
 @numpy_compatible
-def ycbcr_to_rgb(
-    ycbcr: torch.Tensor, matrix: Matrix, bit_depth: int = 10, full_range: bool = False
-) -> torch.Tensor:
+def ycbcr_to_rgb(ycbcr: torch.Tensor, matrix: Matrix, bit_depth: int = 10, full_range: bool = False) -> torch.Tensor:
     """Y'CbCr code values (..., 3) -> non-linear R'G'B' (..., 3), nominally [0, 1], not clipped."""
     y_offset, y_scale, c_offset, c_scale = _code_range(bit_depth, full_range)
     offset = torch.tensor([y_offset, c_offset, c_offset], dtype=ycbcr.dtype, device=ycbcr.device)

@@ -51,4 +51,3 @@ class DynamicDepthwiseConv2d(nn.Module):
     def forward(self, x: Tensor, kernel: Tensor | None = None) -> Tensor:
         """x: (n, c, h, w); `kernel` (n, c, k, k) if predicted elsewhere (e.g. from a whole frame)."""
         return self.apply_kernel(x, self.predict_kernel(x) if kernel is None else kernel)
-

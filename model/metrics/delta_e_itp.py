@@ -8,12 +8,11 @@ the mean over pixels.
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
-from hdrtv.model.metrics.checks import require_same_shape
 from hdrtv.model.colour.ictcp import rgb2020_to_ictcp
 from hdrtv.model.colour.transfer import pq_eotf
+from hdrtv.model.metrics.checks import require_same_shape
+from torch import Tensor
 
 JND_SCALE = 720.0
 

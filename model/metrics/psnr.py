@@ -8,10 +8,9 @@ comparable with the papers' tables.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.metrics.checks import require_same_shape
+from torch import Tensor
 
 
 @numpy_compatible

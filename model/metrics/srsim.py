@@ -29,10 +29,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.metrics.checks import require_same_shape
+from torch import Tensor
 
 SCALE_8BIT = 255.0
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.metrics.checks import require_same_shape
+from torch import Tensor
 
 WINDOW = 11
 SIGMA = 1.5
@@ -59,7 +58,5 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     cov_xy = _local_mean(x * y, taps) - mu_x * mu_y
     c1 = (K1 * data_range) ** 2
     c2 = (K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / (
-        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    )
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
     return ssim_map.reshape(*lead, c, -1).mean(dim=(-2, -1))

@@ -8,10 +8,9 @@ amount on every frame (a constant offset) does not flicker and scores 0.
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from hdrtv.model.arrays import numpy_compatible
 from hdrtv.model.metrics.checks import require_same_shape
+from torch import Tensor
 
 
 @numpy_compatible

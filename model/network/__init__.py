@@ -3,4 +3,12 @@
 from .dslnet import DSLNet, FrameContext, load_checkpoint, save_checkpoint
 from .variants import DEFAULT_VARIANT, VARIANTS, build_dslnet
 
-__all__ = ["DSLNet", "FrameContext", "load_checkpoint", "save_checkpoint", "DEFAULT_VARIANT", "VARIANTS", "build_dslnet"]
+__all__ = [
+    "DSLNet",
+    "FrameContext",
+    "load_checkpoint",
+    "save_checkpoint",
+    "DEFAULT_VARIANT",
+    "VARIANTS",
+    "build_dslnet",
+]

@@ -19,7 +19,6 @@ def _model_info(args: argparse.Namespace) -> None:
 
 def _export_onnx(args: argparse.Namespace) -> None:
     import torch
-
     from hdrtv.model.network import build_dslnet, load_checkpoint
     from hdrtv.model.onnx_export import export_onnx, onnx_max_abs_error
 
@@ -52,8 +51,19 @@ def _bench(args: argparse.Namespace) -> None:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size must look like 1920x1080, got {args.size!r}") from None
-    result = run_benchmark(width, height, args.frames, args.model, args.weights, args.variant, args.device,
-                           args.precision, args.batch_size, args.tile_size, args.preset)
+    result = run_benchmark(
+        width,
+        height,
+        args.frames,
+        args.model,
+        args.weights,
+        args.variant,
+        args.device,
+        args.precision,
+        args.batch_size,
+        args.tile_size,
+        args.preset,
+    )
     print(format_markdown(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

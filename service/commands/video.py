@@ -14,9 +14,8 @@ DEFAULT_MODEL = "bt2446a"
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
     from hdrtv.worker.pipeline import ConvertOptions, convert_file
+    from tqdm import tqdm
 
     options = ConvertOptions(
         model=args.model,
