@@ -27,6 +27,24 @@ class Settings(BaseSettings):
     preset: str = Field("medium", description="x265 preset, ultrafast .. placebo")
     max_nits: float = Field(1000.0, gt=0, description="mastering display peak luminance, cd/m2")
 
+    # Services: job records and the Celery broker, the object store, the API.
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses default secrets"
+    )
+    redis_url: str = Field("redis://localhost:6379/0", description="job records, chunk bookkeeping")
+    broker_url: str | None = Field(None, description="Celery broker; default: redis_url")
+    s3_endpoint_url: str | None = Field(None, description="any S3-compatible endpoint; None: AWS")
+    s3_region: str = Field("us-east-1")
+    s3_addressing: Literal["path", "virtual"] = Field("path", description="bucket in the path or the host name")
+    allowed_buckets: list[str] = Field(default_factory=list, description="buckets jobs may use; empty: any")
+    allow_file_uris: bool = Field(False, description="accept file:// URIs (embedded mode only)")
+    scratch_dir: str | None = Field(None, description="local working space of workers; None: the system's")
+    callback_signing_key: str = Field("development-signing-key", description="HMAC key of job callbacks")
+    max_queued_jobs_per_tenant: int = Field(1000, ge=1)
+    chunk_time_limit_s: int = Field(3600, ge=60, description="hard limit of one chunk task")
+    api_host: str = Field("127.0.0.1")
+    api_port: int = Field(8000)
+
 
 @lru_cache
 def get_settings() -> Settings:
