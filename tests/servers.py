@@ -1,0 +1,145 @@
+"""Real servers for tests, each a child process on a free local port: redis-server, moto's S3.
+
+Plain context managers, so end-to-end tests can start more (uvicorn, a Celery worker) the same way:
+
+    with running(["uvicorn", ...], ready=lambda: http_answers(url), log=tmp / "api.log"):
+        ...
+
+Each process runs in its own process group, which is stopped as a whole (SIGTERM, then SIGKILL),
+so children such as Celery's pool processes go with it. Output goes to a log file whose tail is
+shown when a server dies or never becomes ready.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+# Dummy credentials, and no shared config files or profile: tests never reach a real account.
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url`, with any status."""
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def redis_answers(port: int) -> bool:
+    """Whether a Redis server on the port answers PING (not while it is still loading)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def environment(changes: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables of this process; restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        _apply(changes)
+        yield
+    finally:
+        _apply(saved)
+
+
+@contextmanager
+def running(
+    argv: list[str],
+    *,
+    ready: Callable[[], bool],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 30.0,
+) -> Iterator[subprocess.Popen]:
+    """Start `argv`, wait until `ready()` is true, yield the process; stop its process group after."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited with status {process.returncode}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[0]} not ready after {timeout_s:.0f} s:\n{_tail(log)}")
+            time.sleep(0.05)
+        yield process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    """SIGTERM to the process's group, SIGKILL when it has not exited after `timeout_s`."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout_s)
+    except ProcessLookupError:
+        process.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """A redis-server without persistence, working in `directory`; yields its URL."""
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
+    argv += ["--save", "", "--appendonly", "no"]
+    with running(argv, ready=lambda: redis_answers(port), log=directory / "redis.log"):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
+def moto_server(directory: Path) -> Iterator[str]:
+    """moto's S3 (and other AWS APIs) over HTTP, state in memory; yields the endpoint URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with running(argv, ready=lambda: http_answers(url), log=directory / "moto.log"):
+        yield url
+
+
+def _apply(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,109 @@
+"""Objects in an S3-compatible store (AWS, MinIO, Ceph, moto) through one boto3 client.
+
+Credentials come from boto3's usual chain (environment, shared files, instance roles); the
+endpoint, region and addressing style from the settings. Retries are botocore's standard mode
+with few attempts and a short connect timeout, so a store that is down fails within seconds as
+`StorageUnavailable` and the Celery task retries later with its own, longer backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .object_refs import ObjectInfo, ObjectRef
+from .s3_errors import translated
+
+MiB = 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 64 * MiB  # also the part size; s3transfer grows it past 10,000 parts
+_RETRIES = {"mode": "standard", "max_attempts": 3}
+_CONNECT_TIMEOUT_S = 3
+_READ_TIMEOUT_S = 30
+_DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+def s3_client(endpoint_url: str | None, region: str, addressing: Literal["path", "virtual"]) -> BaseClient:
+    """A client of its own session (boto3's default session is shared process state)."""
+    config = Config(
+        region_name=region,
+        s3={"addressing_style": addressing},
+        retries=_RETRIES,
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S,
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+
+
+class S3Objects:
+    """The store's operations on parsed `s3://` references; errors come out translated."""
+
+    def __init__(
+        self, client: BaseClient, *, multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD, page_size: int = 1000
+    ) -> None:
+        self.client = client
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold
+        )
+        self._page_size = page_size
+
+    def head(self, ref: ObjectRef) -> ObjectInfo:
+        with translated(ref.uri):
+            response = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
+        return ObjectInfo(size=response["ContentLength"], etag=response["ETag"].strip('"'))
+
+    def read_range(self, ref: ObjectRef, start: int, length: int) -> bytes:
+        with translated(ref.uri):
+            try:
+                response = self.client.get_object(
+                    Bucket=ref.bucket, Key=ref.key, Range=f"bytes={start}-{start + length - 1}"
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "InvalidRange":
+                    return b""  # the range starts at or past the end
+                raise
+            with closing(response["Body"]) as body:
+                return body.read()
+
+    def download_to(self, ref: ObjectRef, file: BinaryIO) -> None:
+        with translated(ref.uri):
+            self.client.download_fileobj(ref.bucket, ref.key, file, Config=self._transfer)
+
+    def upload(self, path: Path, ref: ObjectRef) -> None:
+        with translated(ref.uri):
+            self.client.upload_file(str(path), ref.bucket, ref.key, Config=self._transfer)
+
+    def list(self, ref: ObjectRef) -> Iterator[str]:
+        for key in self._keys(ref):
+            yield ref.with_key(key).uri
+
+    def delete(self, ref: ObjectRef) -> None:
+        with translated(ref.uri):
+            self.client.delete_object(Bucket=ref.bucket, Key=ref.key)
+
+    def delete_prefix(self, ref: ObjectRef) -> int:
+        # All keys first: deleting while paginating relies on how a store encodes its page tokens.
+        keys = list(self._keys(ref))
+        for first in range(0, len(keys), _DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[first : first + _DELETE_BATCH]]
+            with translated(ref.uri):
+                response = self.client.delete_objects(Bucket=ref.bucket, Delete={"Objects": batch, "Quiet": True})
+                if response.get("Errors"):
+                    error = response["Errors"][0]
+                    raise ClientError({"Error": error}, "DeleteObjects")
+        return len(keys)
+
+    def _keys(self, ref: ObjectRef) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=ref.bucket, Prefix=ref.key, PaginationConfig={"PageSize": self._page_size})
+        with translated(ref.uri):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"]

@@ -1,0 +1,10 @@
+"""The names and queues of the job tasks: the API and the workers agree on these strings alone."""
+
+START_JOB = "hdrtv.start_job"
+CONVERT_CHUNK = "hdrtv.convert_chunk"
+ASSEMBLE_JOB = "hdrtv.assemble_job"
+
+CPU_QUEUE = "cpu"
+GPU_QUEUE = "gpu"
+ROUTES = {START_JOB: CPU_QUEUE, CONVERT_CHUNK: GPU_QUEUE, ASSEMBLE_JOB: CPU_QUEUE}
+"""Task name -> queue: probing and assembling need no GPU."""
