@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import model, video
+from .commands import jobs, keys, model, serve, video
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     video.add_parsers(commands)
     model.add_parsers(commands)
+    serve.add_parsers(commands)
+    keys.add_parsers(commands)
+    jobs.add_parsers(commands)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""The REST API: media platforms submit SDR -> HDR10 jobs on their object store and follow them.
+
+`create_app` builds the app from the settings: one Redis client (job records, API keys), the
+object store, a Celery app that sends the first task of each job by name (the API never imports
+the worker's code or torch), and the metrics registry. Outside development it refuses to start
+with the default callback signing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from hdrtv.worker.celery_app import broker_priority, make_app
+from hdrtv.worker.errors import InputError
+from hdrtv.worker.job_record import Job
+from hdrtv.worker.job_store import JobStore
+from hdrtv.worker.settings import Settings, get_settings
+from hdrtv.worker.storage import ObjectStore, StorageUnavailable
+from hdrtv.worker.task_names import ROUTES, START_JOB
+
+from .api_keys import ApiKeys
+from .metrics import ApiMetrics, MetricsMiddleware
+from .routes import batches, health, jobs, metrics
+from .routes.deps import Services
+from .submission import SubmissionLimits
+
+REDIS_TIMEOUT_S = 5
+
+
+def check_secrets(settings: Settings) -> None:
+    """ValueError in production while the callback signing key is still the shipped default."""
+    default = Settings.model_fields["callback_signing_key"].default
+    if settings.environment != "development" and settings.callback_signing_key == default:
+        raise ValueError("HDRTV_CALLBACK_SIGNING_KEY is the default; set a secret of your own in production")
+
+
+def celery_enqueue(settings: Settings) -> Callable[[Job], None]:
+    """Queue a job's first task on the broker of `settings`, at the job's priority."""
+    celery = make_app(settings)
+
+    def enqueue(job: Job) -> None:
+        celery.send_task(START_JOB, args=[job.id], queue=ROUTES[START_JOB], priority=broker_priority(job.priority))
+
+    return enqueue
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    objects: ObjectStore | None = None,
+    enqueue: Callable[[Job], None] | None = None,
+    limits: SubmissionLimits | None = None,
+) -> FastAPI:
+    """The API for `settings` (default: the environment's); the keywords replace its parts."""
+    settings = settings or get_settings()
+    check_secrets(settings)
+    timeout = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, **timeout)
+    services = Services(
+        settings=settings,
+        redis=client,
+        jobs=JobStore(client),
+        objects=objects or ObjectStore.from_settings(settings),
+        keys=ApiKeys(client),
+        enqueue=enqueue or celery_enqueue(settings),
+        limits=limits or SubmissionLimits(),
+        metrics=ApiMetrics(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        client.close()
+
+    app = FastAPI(
+        title="hdrtv",
+        summary="SDR (BT.709) to HDR10 (PQ, BT.2020) video conversion jobs on your object store",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    for module in (health, metrics, jobs, batches):
+        app.include_router(module.router)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(StorageUnavailable, _unavailable("object store"))
+    app.add_exception_handler(redis.ConnectionError, _unavailable("job store"))
+    app.add_exception_handler(redis.TimeoutError, _unavailable("job store"))
+    return app
+
+
+async def _input_error(request: Request, error: Exception) -> JSONResponse:
+    """What the caller got wrong, as one line naming the problem."""
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _unavailable(what: str) -> Callable:
+    async def handler(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"the {what} is unavailable ({type(error).__name__}); retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "30"},
+        )
+
+    return handler

@@ -1,0 +1,1 @@
+"""The API routers, one per resource, and what they share."""

@@ -1,0 +1,48 @@
+"""/healthz (the process answers) and /readyz (it can reach Redis and the object store)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+
+from .deps import AppServices, Services
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(services: AppServices) -> JSONResponse:
+    """Readiness: Redis answers a ping and the object store a bucket request."""
+    checks = {"redis": _check(services.redis.ping), "object_store": _check(lambda: _object_store(services))}
+    ready = all(result == "ok" for result in checks.values())
+    code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=code)
+
+
+def _object_store(services: Services) -> None:
+    """HEAD each allowed bucket, or list the buckets where any bucket is allowed."""
+    client = services.objects.client
+    buckets = services.settings.allowed_buckets
+    for bucket in buckets:
+        client.head_bucket(Bucket=bucket)
+    if not buckets:
+        client.list_buckets()
+
+
+def _check(probe: Callable[[], object]) -> str:
+    try:
+        probe()
+    except Exception as error:  # any failure means not ready; its kind is the answer
+        log.warning("readiness check failed: %r", error)
+        return f"failed: {type(error).__name__}"
+    return "ok"

@@ -1,0 +1,104 @@
+"""/v1/jobs: submit, read, list and cancel conversion jobs of the caller's tenant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from hdrtv.worker.job_record import Job, JobStatus
+
+from ..auth import CurrentTenant
+from ..schemas import JobCreate, JobList, JobPublic
+from .deps import AppServices, Services, well_formed_id
+from .intake import check_capacity, commit, prepare
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255, description="the same key and body within 24 h give the same job"),
+]
+
+
+def tenant_job(services: Services, tenant: str, job_id: str) -> Job:
+    """The tenant's job; 404 for unknown ids and other tenants' jobs alike, so ids leak nothing."""
+    job = services.jobs.get(job_id) if well_formed_id(job_id) else None
+    if job is None or job.tenant != tenant:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
+    return job
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+def submit_job(
+    body: JobCreate,
+    tenant: CurrentTenant,
+    services: AppServices,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobPublic:
+    """Check and queue a conversion job."""
+    check_capacity(services, tenant, 1)
+    intake = prepare(services, tenant, body, None if idempotency_key is None else f"job:{idempotency_key}")
+    job = commit(services, intake)
+    if not intake.new:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/{job.id}"
+    return JobPublic.from_job(job)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def get_job(job_id: str, tenant: CurrentTenant, services: AppServices) -> JobPublic:
+    """Status, progress, timings, error, HDR10 metadata and callback delivery of a job."""
+    return JobPublic.from_job(tenant_job(services, tenant, job_id))
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    tenant: CurrentTenant,
+    services: AppServices,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    created_from: Annotated[datetime | None, Query(description="ISO 8601 (UTC if no zone), inclusive")] = None,
+    created_to: Annotated[datetime | None, Query(description="ISO 8601 (UTC if no zone), inclusive")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobList:
+    """The tenant's jobs, newest first, a page at a time."""
+    if cursor is not None and not _valid_cursor(cursor):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"malformed cursor {cursor!r}")
+    jobs, next_cursor = services.jobs.list(
+        tenant,
+        status=status_,
+        created_from=_epoch(created_from),
+        created_to=_epoch(created_to),
+        cursor=cursor,
+        limit=limit,
+    )
+    return JobList(items=[JobPublic.from_job(job) for job in jobs], next_cursor=next_cursor)
+
+
+@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+def cancel_job(job_id: str, tenant: CurrentTenant, services: AppServices) -> JobPublic:
+    """Cancel a queued or running job; workers stop between steps and clean up."""
+    job = tenant_job(services, tenant, job_id)
+    if not services.jobs.request_cancel(job.id):
+        finished = tenant_job(services, tenant, job_id)
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id!r} has already ended ({finished.status})")
+    return JobPublic.from_job(tenant_job(services, tenant, job_id))
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    """Epoch seconds; a time without a zone is taken as UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _valid_cursor(cursor: str) -> bool:
+    """The store's cursors are "<created_at>:<id>"; anything else would fail deep inside it."""
+    score, sep, _ = cursor.partition(":")
+    try:
+        float(score)
+    except ValueError:
+        return False
+    return bool(sep)

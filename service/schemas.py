@@ -1,0 +1,156 @@
+"""Request and response bodies of the REST API, named by role: `*Create` in, `*Public` out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hdrtv.worker.job_record import Job, JobPhase, JobStatus
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+Model = Literal["dslnet", "bt2408", "bt2446a"]
+Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"
+]
+Metadata = dict[str, str]
+# Until trained DSLNet weights ship, the default is the better formula (as `hdrtv convert`'s).
+DEFAULT_MODEL = "bt2446a"
+
+
+class JobOptions(BaseModel):
+    """Encoding options; those left out take the service's configured defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crf: float | None = Field(None, ge=0, le=51, description="x265 constant rate factor")
+    preset: Preset | None = Field(None, description="x265 preset")
+    max_nits: float | None = Field(None, gt=0, le=10000, description="mastering display peak, cd/m2")
+    chunk_frames: int | None = Field(None, ge=8, description="frames per chunk")
+    overwrite: bool = Field(False, description="replace an existing output object")
+
+
+class JobSettings(BaseModel):
+    """What a job or every job of a prefix batch runs with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Model = DEFAULT_MODEL
+    options: JobOptions = Field(default_factory=JobOptions)
+    priority: int = Field(5, ge=0, le=9, description="9 is the most urgent")
+    callback_url: HttpUrl | None = Field(None, description="POSTed the job when it ends, signed with HMAC-SHA256")
+    metadata: Metadata = Field(default_factory=dict, max_length=50, description="kept with the job, returned as is")
+
+
+class JobCreate(JobSettings):
+    """One SDR video object to convert into one HDR10 object."""
+
+    input_uri: str = Field(min_length=1, max_length=2048, examples=["s3://media/in/episode-1.mp4"])
+    output_uri: str = Field(min_length=1, max_length=2048, examples=["s3://media/hdr10/episode-1.mkv"])
+
+
+class BatchJobsCreate(BaseModel):
+    """A batch given job by job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobCreate] = Field(min_length=1, max_length=1000)
+
+
+class BatchPrefixCreate(JobSettings):
+    """A batch of every video object under `input_prefix`, each written under `output_prefix`."""
+
+    input_prefix: str = Field(min_length=1, max_length=2048, examples=["s3://media/season-1/"])
+    output_prefix: str = Field(min_length=1, max_length=2048, examples=["s3://media/season-1-hdr10/"])
+
+
+BatchCreate = BatchJobsCreate | BatchPrefixCreate
+
+
+class JobProgress(BaseModel):
+    percent: float
+    frames_done: int
+    frames_total: int | None
+    chunks_done: int
+    chunks_total: int | None
+
+
+class JobTimings(BaseModel):
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class JobError(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class JobPublic(BaseModel):
+    """A job as its tenant sees it."""
+
+    id: str
+    batch_id: str | None
+    status: JobStatus
+    phase: JobPhase | None
+    input_uri: str
+    output_uri: str
+    model: str
+    options: dict[str, Any]
+    priority: int
+    callback_url: str | None
+    metadata: dict[str, Any]
+    progress: JobProgress
+    timings: JobTimings
+    error: JobError | None
+    output_hdr10: dict[str, Any] | None = Field(description="mastering display and MaxCLL/MaxFALL written")
+    callback: dict[str, Any] = Field(description="delivery state of the completion callback")
+
+    @classmethod
+    def from_job(cls, job: Job) -> JobPublic:
+        if job.frames_total:
+            percent = min(100.0, round(100 * job.frames_done / job.frames_total, 1))
+        else:
+            percent = 100.0 if job.status == JobStatus.SUCCEEDED else 0.0
+        failed = job.error_code is not None or job.error_message is not None
+        return cls(
+            **{name: getattr(job, name) for name in _COPIED},
+            progress=JobProgress(
+                percent=percent,
+                frames_done=job.frames_done,
+                frames_total=job.frames_total,
+                chunks_done=job.chunks_done,
+                chunks_total=job.chunks_total,
+            ),
+            timings=JobTimings(
+                created_at=_time(job.created_at),
+                started_at=_time(job.started_at),
+                finished_at=_time(job.finished_at),
+                updated_at=_time(job.updated_at),
+            ),
+            error=JobError(code=job.error_code, message=job.error_message) if failed else None,
+        )
+
+
+_COPIED = (
+    "id batch_id status phase input_uri output_uri model options priority callback_url metadata output_hdr10 callback"
+).split()
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class BatchPublic(BaseModel):
+    """A batch and how many of its jobs are in each status."""
+
+    id: str
+    created_at: datetime
+    total: int
+    counts: dict[str, int]
+    job_ids: list[str]
+
+
+def _time(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
