@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 import redis
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from hdrtv.worker.celery_app import broker_priority, make_app
+from hdrtv.worker.celery_app import make_app, send
 from hdrtv.worker.errors import InputError
 from hdrtv.worker.job_record import Job
 from hdrtv.worker.job_store import JobStore
 from hdrtv.worker.settings import Settings, get_settings
 from hdrtv.worker.storage import ObjectStore, StorageUnavailable
-from hdrtv.worker.task_names import ROUTES, START_JOB
+from hdrtv.worker.task_names import START_JOB
 
 from .api_keys import ApiKeys
 from .metrics import ApiMetrics, MetricsMiddleware
@@ -43,7 +43,7 @@ def celery_enqueue(settings: Settings) -> Callable[[Job], None]:
     celery = make_app(settings)
 
     def enqueue(job: Job) -> None:
-        celery.send_task(START_JOB, args=[job.id], queue=ROUTES[START_JOB], priority=broker_priority(job.priority))
+        send(START_JOB, [job.id], job.priority, celery)
 
     return enqueue
 

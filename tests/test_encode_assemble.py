@@ -13,8 +13,9 @@ import torch
 from hdrtv.worker.assemble import assemble, decode_timestamps
 from hdrtv.worker.encode import HevcChunkEncoder, chroma_420, to_yuv420p10
 from hdrtv.worker.errors import InputError
-from hdrtv.worker.hdr10_metadata import LightLevelMeter, MasteringDisplay
+from hdrtv.worker.hdr10_metadata import MasteringDisplay
 from hdrtv.worker.hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, nal_type, sei_payloads, split_nal_units
+from hdrtv.worker.light_level import LightLevelMeter
 from video_factory import write_clip
 
 DISPLAY = MasteringDisplay(max_luminance=4000.0, min_luminance=0.005)

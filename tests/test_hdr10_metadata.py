@@ -8,7 +8,8 @@ import struct
 import numpy as np
 import pytest
 import torch
-from hdrtv.worker.hdr10_metadata import ContentLightLevel, LightLevelMeter, MasteringDisplay
+from hdrtv.worker.hdr10_metadata import ContentLightLevel, MasteringDisplay
+from hdrtv.worker.light_level import LightLevelMeter
 
 
 def st2084_eotf(code: np.ndarray) -> np.ndarray:

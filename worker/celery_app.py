@@ -59,6 +59,7 @@ def broker_priority(job_priority: int) -> int:
     return 9 - job_priority
 
 
-def send(name: str, args: list[Any], job_priority: int) -> None:
-    """Enqueue task `name` on its queue at the job's priority (what the API and the tasks call)."""
-    app.send_task(name, args=args, queue=ROUTES[name], priority=broker_priority(job_priority))
+def send(name: str, args: list[Any], job_priority: int, celery: Celery | None = None) -> None:
+    """Enqueue task `name` on its queue at the job's priority (what the API and the tasks call);
+    `celery`: an app built from other settings than the process's (default: `app`)."""
+    (celery or app).send_task(name, args=args, queue=ROUTES[name], priority=broker_priority(job_priority))

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
-from .hdr10_metadata import LightLevelMeter, MasteringDisplay
+from .hdr10_metadata import MasteringDisplay
+from .light_level import LightLevelMeter
 
 # H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
 _BT2020, _PQ, _BT2020_NCL, _LIMITED_RANGE = 9, 16, 9, 1

@@ -26,11 +26,12 @@ from .assemble import assemble
 from .chunks import Chunk, plan_chunks
 from .decode import decode_frames
 from .errors import InputError
-from .hdr10_metadata import LightLevelMeter, MasteringDisplay
+from .hdr10_metadata import MasteringDisplay
 from .job_files import chunk_uri, discard, fetch, fetch_source, job_dir, local_source
 from .job_options import convert_options
 from .job_record import Job, JobPhase, JobStatus
 from .job_store import JobStore
+from .light_level import LightLevelMeter
 from .pipeline import OUTPUT_SUFFIXES, ConvertOptions, open_converter
 from .pipeline import convert_chunk as convert_chunk_frames
 from .probe import VideoInfo, probe, refuse_hdr

@@ -24,7 +24,8 @@ from .chunks import Chunk, plan_chunks
 from .decode import decode_frames
 from .encode import HevcChunkEncoder
 from .errors import InputError
-from .hdr10_metadata import ContentLightLevel, LightLevelMeter, MasteringDisplay
+from .hdr10_metadata import ContentLightLevel, MasteringDisplay
+from .light_level import LightLevelMeter
 from .probe import VideoInfo, probe, refuse_hdr
 from .scenes import detect_shot_starts
 
