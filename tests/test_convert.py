@@ -67,6 +67,7 @@ def test_convert_writes_a_real_hdr10_file(source, tmp_path, suffix):
     out = tmp_path / f"hdr{suffix}"
     result = _hdrtv("convert", source, out, "--model", "bt2408", "--preset", "ultrafast", "--quiet")
     assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o644  # an ordinary file, not the temporary file's 0600
     streams = _ffprobe(out, "-show_streams", "-show_format")
     video = next(s for s in streams["streams"] if s["codec_type"] == "video")
     assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("hevc", "Main 10", "yuv420p10le")

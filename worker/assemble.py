@@ -102,6 +102,7 @@ def _temporary_file(output: Path, overwrite: bool) -> Path:
         handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=output.suffix, dir=output.parent)
     except OSError as error:
         raise InputError(f"{output.parent}: cannot write the output there ({error.strerror})") from None
+    os.fchmod(handle, 0o644)  # mkstemp's 0600 would hide the result from its other readers
     os.close(handle)
     return Path(name)
 
