@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import jobs, keys, model, serve, video
+from .commands import jobs, keys, model, serve, video, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parsers(commands)
     keys.add_parsers(commands)
     jobs.add_parsers(commands)
+    worker.add_parsers(commands)
     return parser
 
 

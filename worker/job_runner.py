@@ -8,6 +8,8 @@ the job succeeded. Every step looks its job up first and stops when it is gone o
 may run twice: a recorded chunk is skipped, the assembly is enqueued once (a claim), uploads
 rewrite the same keys. A user's mistake (`InputError`) fails the job at once; transient errors
 propagate for the task to retry; a cancelled job's files are removed by whichever step sees it.
+A job with a `callback_url` gets one `deliver_callback` (a claim) from the step that finishes it
+or, for a cancelled job, from the first step that sees the cancellation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from hdrtv.model import Converter
 
+from . import callbacks
 from .assemble import assemble
 from .chunks import Chunk, plan_chunks
 from .decode import decode_frames
@@ -38,7 +41,7 @@ from .probe import VideoInfo, probe, refuse_hdr
 from .scenes import detect_shot_starts
 from .settings import Settings
 from .storage import ObjectStore
-from .task_names import ASSEMBLE_JOB, CONVERT_CHUNK
+from .task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
 
 _PROBES_KEPT = 4
 
@@ -133,6 +136,7 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
         if not ctx.store.set_status(job_id, JobStatus.SUCCEEDED, output_hdr10=hdr10_summary(written), timings=timings):
             ctx.objects.delete(job.output_uri)  # cancelled during the upload: leave no output behind
         discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job_id)
 
 
 def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
@@ -141,6 +145,7 @@ def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
     if job is not None:
         ctx.store.set_status(job_id, JobStatus.FAILED, error_code=code, error_message=message)
         discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job_id)
 
 
 def hdr10_summary(info: VideoInfo) -> dict[str, Any]:
@@ -181,14 +186,30 @@ def _live_job(ctx: JobContext, job_id: str) -> Job | None:
         return job
     if job.status == JobStatus.CANCELLED:
         discard(ctx.objects, ctx.scratch, job)
+    _schedule_callback(ctx, job_id)
     return None
 
 
 def _discard_if_cancelled(ctx: JobContext, job: Job) -> bool:
     if ctx.store.cancel_requested(job.id):
         discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job.id)
         return True
     return False
+
+
+def _schedule_callback(ctx: JobContext, job_id: str) -> None:
+    """Enqueue the delivery of a finished job's callback, once (a claim; a step that saw the job
+    finished earlier but could not enqueue left it unclaimed)."""
+    job = ctx.store.get(job_id)
+    if job is None or not job.callback_url or not job.status.terminal or not ctx.store.claim(job_id, "callback"):
+        return
+    ctx.store.update(job_id, callback=callbacks.initial_state())
+    try:
+        ctx.enqueue(DELIVER_CALLBACK, [job_id], job.priority)
+    except BaseException:
+        ctx.store.release(job_id, "callback")
+        raise
 
 
 def _enqueue_assembly_when_complete(ctx: JobContext, job_id: str) -> None:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     allow_file_uris: bool = Field(False, description="accept file:// URIs (embedded mode only)")
     scratch_dir: str | None = Field(None, description="local working space of workers; None: the system's")
     callback_signing_key: str = Field("development-signing-key", description="HMAC key of job callbacks")
+    allow_private_callbacks: bool = Field(
+        False, description="send callbacks to private, loopback and link-local addresses (tests, closed networks)"
+    )
+    callback_timeout_s: float = Field(10.0, gt=0, description="connect and read timeout of one callback request")
     max_queued_jobs_per_tenant: int = Field(1000, ge=1)
     chunk_time_limit_s: int = Field(3600, ge=60, description="hard limit of one chunk task")
     api_host: str = Field("127.0.0.1")

@@ -10,6 +10,7 @@ files are removed. User errors never get here: the steps fail the job themselves
 from __future__ import annotations
 
 import logging
+import time
 from functools import cache
 from typing import Any
 
@@ -17,14 +18,14 @@ import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from . import job_runner
+from . import callbacks, job_runner, metrics
 from .celery_app import app, send
 from .job_files import scratch_root, sweep
 from .job_runner import JobContext
 from .job_store import JobStore
 from .settings import get_settings
 from .storage import ObjectStore, StorageUnavailable
-from .task_names import ASSEMBLE_JOB, CONVERT_CHUNK, START_JOB
+from .task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK, START_JOB
 
 TRANSIENT = (StorageUnavailable, redis.ConnectionError, redis.TimeoutError)
 
@@ -35,9 +36,11 @@ log = logging.getLogger(__name__)
 def context() -> JobContext:
     """This process's store connections and scratch folder."""
     settings = get_settings()
+    objects = ObjectStore.from_settings(settings)
+    metrics.count_transfers(objects.client)
     return JobContext(
         store=JobStore.from_url(settings.redis_url),
-        objects=ObjectStore.from_settings(settings),
+        objects=objects,
         settings=settings,
         scratch=scratch_root(settings.scratch_dir),
         enqueue=send,
@@ -74,6 +77,9 @@ class JobTask(Task):
             log.exception("job %s: could not record its failure", args[0])
 
 
+metrics.record_tasks(context)
+
+
 @app.task(name=START_JOB, base=JobTask)
 def start_job(job_id: str) -> None:
     job_runner.start_job(context(), job_id)
@@ -87,3 +93,19 @@ def convert_chunk(job_id: str, index: int) -> None:
 @app.task(name=ASSEMBLE_JOB, base=JobTask)
 def assemble_job(job_id: str) -> None:
     job_runner.assemble_job(context(), job_id)
+
+
+@app.task(
+    name=DELIVER_CALLBACK,
+    bind=True,
+    max_retries=callbacks.MAX_ATTEMPTS - 1,
+    autoretry_for=(redis.ConnectionError, redis.TimeoutError),
+    retry_backoff=True,
+)
+def deliver_callback(self: Task, job_id: str) -> None:
+    """One attempt to POST the finished job to its callback URL; the job record counts the attempts
+    and `callbacks.RETRY_DELAYS_S` spaces them (about a day in all)."""
+    ctx = context()
+    outcome = callbacks.deliver(ctx.store, job_id, ctx.settings, time.time())
+    if outcome.retry_in_s is not None:
+        raise self.retry(countdown=outcome.retry_in_s)

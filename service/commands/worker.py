@@ -1,0 +1,34 @@
+"""`hdrtv worker`: a Celery worker of the job tasks, with its Prometheus metrics on a port."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from contextlib import nullcontext
+
+
+def _worker(args: argparse.Namespace) -> None:
+    # prometheus-client picks its multiprocess mode when imported: set the folder before that.
+    configured = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+    with nullcontext() if configured else tempfile.TemporaryDirectory(prefix="hdrtv-metrics-") as fresh:
+        if fresh is not None:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
+        from hdrtv.worker import metrics
+        from hdrtv.worker.celery_app import app
+
+        if args.metrics_port is not None:
+            metrics.serve(args.metrics_port, args.metrics_host, app)
+        argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]
+        argv += [] if args.concurrency is None else ["--concurrency", str(args.concurrency)]
+        app.worker_main(argv)
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    worker = commands.add_parser("worker", help="run a Celery worker of the job tasks (settings from HDRTV_*)")
+    worker.add_argument("--queues", default="gpu,cpu", help="queues to consume, comma-separated (default gpu,cpu)")
+    worker.add_argument("--concurrency", type=int, help="pool processes (default: one per CPU core; use 1 per GPU)")
+    worker.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address of /metrics (default 127.0.0.1)")
+    worker.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    worker.set_defaults(run=_worker)

@@ -1,0 +1,214 @@
+"""The service end to end, every part a real process: redis-server, moto's S3, the API under uvicorn
+(`hdrtv serve`) and a Celery worker (`hdrtv worker`), driven over HTTP as a media platform would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import pytest
+import servers
+from hdrtv.worker.celery_app import make_app, send
+from hdrtv.worker.job_store import JobStatus, JobStore
+from hdrtv.worker.settings import Settings
+from hdrtv.worker.task_names import START_JOB
+from prometheus_client.parser import text_string_to_metric_families
+from servers import free_port, http_answers, running
+from video_factory import write_clip
+
+HDRTV = str(Path(sys.executable).with_name("hdrtv"))
+WIDTH, HEIGHT, FRAMES, CHUNK_FRAMES = 96, 64, 24, 8
+LONG_FRAMES = 64
+
+
+@dataclass
+class Stack:
+    """The running API (base URL), a tenant's key, the Redis and environment workers are given."""
+
+    api: str
+    key: str
+    redis_url: str
+    env: dict[str, str]
+    tmp: Path
+
+    def worker(self, name: str, metrics_port: int | None = None) -> AbstractContextManager[subprocess.Popen]:
+        """Start `hdrtv worker` on both queues, one pool process; its log is `<name>.log`. Without a
+        metrics port, its metric files go under tmp_path (a killed worker leaves them behind)."""
+        argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", "1"]
+        env = self.env
+        if metrics_port is None:
+            (folder := self.tmp / f"{name}-metrics").mkdir()
+            env = env | {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+        else:
+            argv += ["--metrics-port", str(metrics_port)]
+        log = self.tmp / f"{name}.log"
+        return running(
+            argv, ready=lambda: log.exists() and " ready." in log.read_text(), log=log, env=env, timeout_s=60
+        )
+
+    def submit(self, api: httpx.Client, input_uri: str, output_uri: str) -> str:
+        body = {
+            "input_uri": input_uri,
+            "output_uri": output_uri,
+            "model": "bt2408",
+            "options": {"preset": "ultrafast", "chunk_frames": CHUNK_FRAMES},
+        }
+        response = api.post("/v1/jobs", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def wait(self, api: httpx.Client, job_id: str, log: str, status: str = "succeeded") -> dict:
+        """The job once it has ended (120 s at most) with `status`."""
+        deadline = time.monotonic() + 120
+        while (job := api.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, f"job still {job['status']}:\n{(self.tmp / log).read_text()[-3000:]}"
+            time.sleep(0.2)
+        assert job["status"] == status, (job, (self.tmp / log).read_text()[-3000:])
+        return job
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.key}"}, timeout=10)
+
+
+@pytest.fixture
+def stack(s3_server, tmp_path) -> Iterator[Stack]:
+    """A Redis of its own (no other test's tasks on its broker), an API key and the API; no worker yet."""
+    with servers.redis_server(tmp_path) as redis_url:
+        env = os.environ | {
+            "HDRTV_REDIS_URL": redis_url,
+            "HDRTV_S3_ENDPOINT_URL": s3_server,
+            "HDRTV_SCRATCH_DIR": str(tmp_path / "scratch"),
+            "HDRTV_DEVICE": "cpu",
+            "OMP_NUM_THREADS": "1",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        create = [HDRTV, "keys", "create", "e2e"]
+        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        serve = [HDRTV, "serve", "--port", str(port), "--log-level", "warning"]
+        with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=tmp_path / "api.log", env=env):
+            yield Stack(api, key, redis_url, env, tmp_path)
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def ffprobe(path: Path, *args: str) -> dict:
+    command = ["ffprobe", "-v", "error", "-of", "json", *args, str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def test_a_job_submitted_over_http_is_converted_by_a_worker(stack, object_store, bucket, tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", width=WIDTH, height=HEIGHT, frames=FRAMES, audio_language="eng")
+    object_store.upload(source, f"s3://{bucket}/in/clip.mp4")
+    object_store.upload(source, f"s3://{bucket}/in/broken.mp4")
+    metrics_port = free_port()
+    with stack.client() as api:
+        job_id = stack.submit(api, f"s3://{bucket}/in/clip.mp4", f"s3://{bucket}/out/clip.mkv")
+        # Accepted while whole, then damaged before any worker reads it: the worker fails that job.
+        broken = stack.submit(api, f"s3://{bucket}/in/broken.mp4", f"s3://{bucket}/out/broken.mkv")
+        (tmp_path / "broken.mp4").write_bytes(source.read_bytes()[:1000])
+        object_store.upload(tmp_path / "broken.mp4", f"s3://{bucket}/in/broken.mp4")
+        with stack.worker("worker", metrics_port):
+            stack.wait(api, job_id, "worker.log")
+            assert stack.wait(api, broken, "worker.log", "failed")["error"]["code"] == "invalid_input"
+            api_metrics = samples(api.get("/metrics").text)
+            exposition = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+
+    output = tmp_path / "out.mkv"
+    object_store.download(f"s3://{bucket}/out/clip.mkv", output)
+    video = next(s for s in ffprobe(output, "-show_streams")["streams"] if s["codec_type"] == "video")
+    assert (video["codec_name"], video["color_transfer"], video["color_primaries"]) == ("hevc", "smpte2084", "bt2020")
+    frame = ffprobe(output, "-select_streams", "v", "-show_frames", "-read_intervals", "%+#1")["frames"][0]
+    side = {d["side_data_type"]: d for d in frame["side_data_list"]}
+    assert Fraction(side["Mastering display metadata"]["max_luminance"]) == 1000
+    assert int(side["Content light level metadata"]["max_content"]) > 0
+    assert int(ffprobe(output, "-count_frames", "-show_streams")["streams"][0]["nb_read_frames"]) == FRAMES
+
+    assert api_metrics[("hdrtv_jobs_submitted_total", frozenset({("model", "bt2408")}))] == 2
+    found = samples(exposition)
+    chunks = FRAMES // CHUNK_FRAMES
+    assert found[("hdrtv_worker_jobs_finished_total", frozenset({("status", "succeeded")}))] == 1
+    assert found[("hdrtv_worker_job_duration_seconds_count", frozenset({("status", "succeeded")}))] == 1
+    assert found[("hdrtv_worker_jobs_finished_total", frozenset({("status", "failed")}))] == 1
+    assert found[("hdrtv_worker_errors_total", frozenset({("kind", "invalid_input")}))] == 1
+    assert found[("hdrtv_worker_frames_converted_total", frozenset())] == FRAMES
+    assert found[("hdrtv_worker_megapixels_converted_total", frozenset())] == pytest.approx(
+        FRAMES * WIDTH * HEIGHT / 1e6
+    )
+    assert found[("hdrtv_worker_chunk_duration_seconds_count", frozenset())] == chunks
+    assert found[("hdrtv_worker_object_store_bytes_total", frozenset({("direction", "upload")}))] > 0
+    assert found[("hdrtv_worker_object_store_bytes_total", frozenset({("direction", "download")}))] >= os.path.getsize(
+        source
+    )
+    assert {found[("hdrtv_queue_depth", frozenset({("queue", q)}))] for q in ("cpu", "gpu")} == {0}
+    if shutil.which("promtool") is not None:
+        check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def converting(log: Path) -> set[str]:
+    """Ids of the convert_chunk tasks the worker's log shows received and not ended."""
+    text = log.read_text()
+    received = set(re.findall(r"convert_chunk\[([0-9a-f-]+)\] received", text))
+    return received - set(re.findall(r"convert_chunk\[([0-9a-f-]+)\] (?:succeeded|raised|retry)", text))
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray() for frame in container.decode(video=0)]
+
+
+def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, bucket, tmp_path):
+    """SIGKILL to the whole worker (pool included) while a chunk converts; a new worker, sent the job's
+    start_job again, finishes it, and its output decodes to the same frames as an undisturbed run's."""
+    store = JobStore.from_url(stack.redis_url)
+    source = write_clip(tmp_path / "long.mp4", width=256, height=192, frames=LONG_FRAMES)
+    object_store.upload(source, f"s3://{bucket}/in/long.mp4")
+    with stack.client() as api:
+        job_id = stack.submit(api, f"s3://{bucket}/in/long.mp4", f"s3://{bucket}/out/killed.mkv")
+        with stack.worker("first") as first:
+            log, deadline = stack.tmp / "first.log", time.monotonic() + 60
+            while store.get(job_id).chunks_done < 2 or not converting(log):
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.01)
+            os.killpg(first.pid, signal.SIGKILL)
+        assert converting(log), "the chunk ended before the kill"
+        killed = store.get(job_id)
+        assert killed.status == JobStatus.RUNNING and killed.chunks_done < killed.chunks_total
+
+        with stack.worker("second"):
+            # The killed worker's unacknowledged chunk comes back from the broker only after its
+            # visibility timeout (chunk_time_limit_s + 600 s); sending start_job again enqueues every
+            # chunk not recorded yet, at once (recorded ones, and duplicates, are skipped).
+            send(START_JOB, [job_id], killed.priority, make_app(Settings(redis_url=stack.redis_url)))
+            stack.wait(api, job_id, "second.log")
+            reference_id = stack.submit(api, f"s3://{bucket}/in/long.mp4", f"s3://{bucket}/out/reference.mkv")
+            stack.wait(api, reference_id, "second.log")
+
+    outputs = []
+    for name in ("killed", "reference"):
+        object_store.download(f"s3://{bucket}/out/{name}.mkv", tmp_path / f"{name}.mkv")
+        outputs.append(decoded(tmp_path / f"{name}.mkv"))
+    assert len(outputs[0]) == len(outputs[1]) == LONG_FRAMES
+    assert all(np.array_equal(a, b) for a, b in zip(*outputs))
