@@ -4,8 +4,8 @@ API process sends tasks by name with `send` and never loads the worker's code.
 Job state lives in our own Redis records (`job_store`), so there is no result backend. Tasks are
 acknowledged late and requeued when a worker dies, which is safe because every task is idempotent;
 the broker's visibility timeout exceeds the longest task, or a running chunk would be redelivered.
-Workers: `celery -A hdrtv.worker.celery_app worker -Q gpu` on GPU hosts (concurrency 1 per GPU),
-`-Q cpu` elsewhere.
+Workers: `hdrtv worker --queues gpu` on GPU hosts (concurrency 1 per GPU), `--queues cpu`
+elsewhere.
 """
 
 from __future__ import annotations
