@@ -22,10 +22,7 @@ import httpx
 import numpy as np
 import pytest
 import servers
-from hdrtv.worker.celery_app import make_app, send
 from hdrtv.worker.job_store import JobStatus, JobStore
-from hdrtv.worker.settings import Settings
-from hdrtv.worker.task_names import START_JOB
 from prometheus_client.parser import text_string_to_metric_families
 from servers import free_port, http_answers, running
 from video_factory import write_clip
@@ -94,6 +91,10 @@ def stack(s3_server, tmp_path) -> Iterator[Stack]:
             "HDRTV_SCRATCH_DIR": str(tmp_path / "scratch"),
             "HDRTV_DEVICE": "cpu",
             "OMP_NUM_THREADS": "1",
+            # Lost steps come back within seconds (see test_a_job_survives_its_worker_being_killed_mid_chunk).
+            "HDRTV_HEARTBEAT_TTL_S": "3",
+            "HDRTV_SWEEP_INTERVAL_S": "1",
+            "HDRTV_SWEEP_GRACE_S": "5",
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         create = [HDRTV, "keys", "create", "e2e"]
@@ -180,8 +181,9 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, bucket, tmp_path):
-    """SIGKILL to the whole worker (pool included) while a chunk converts; a new worker, sent the job's
-    start_job again, finishes it, and its output decodes to the same frames as an undisturbed run's."""
+    """SIGKILL to the whole worker (pool included) while a chunk converts; a new worker finishes the job
+    unprompted (its sweeper re-enqueues the chunks whose heartbeat stopped), and the output decodes to
+    the same frames as an undisturbed run's."""
     store = JobStore.from_url(stack.redis_url)
     source = write_clip(tmp_path / "long.mp4", width=256, height=192, frames=LONG_FRAMES)
     object_store.upload(source, f"s3://{bucket}/in/long.mp4")
@@ -198,11 +200,11 @@ def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, b
         assert killed.status == JobStatus.RUNNING and killed.chunks_done < killed.chunks_total
 
         with stack.worker("second"):
-            # The killed worker's unacknowledged chunk comes back from the broker only after its
-            # visibility timeout (chunk_time_limit_s + 600 s); sending start_job again enqueues every
-            # chunk not recorded yet, at once (recorded ones, and duplicates, are skipped).
-            send(START_JOB, [job_id], killed.priority, make_app(Settings(redis_url=stack.redis_url)))
+            # The broker would give the killed worker's unacknowledged chunk back only after its
+            # visibility timeout (chunk_time_limit_s + 600 s); the new worker's sweeper sees the chunk's
+            # heartbeat gone and re-enqueues it, and every chunk left, on its own.
             stack.wait(api, job_id, "second.log")
+            assert "re-enqueuing lost step hdrtv.convert_chunk" in (stack.tmp / "second.log").read_text()
             reference_id = stack.submit(api, f"s3://{bucket}/in/long.mp4", f"s3://{bucket}/out/reference.mkv")
             stack.wait(api, reference_id, "second.log")
 

@@ -38,6 +38,7 @@ from .light_level import LightLevelMeter
 from .pipeline import OUTPUT_SUFFIXES, ConvertOptions, open_converter
 from .pipeline import convert_chunk as convert_chunk_frames
 from .probe import VideoInfo, probe, refuse_hdr
+from .recovery import ASSEMBLY, chunk_step, heartbeat
 from .scenes import detect_shot_starts
 from .settings import Settings
 from .storage import ObjectStore
@@ -82,7 +83,8 @@ def convert_chunk(ctx: JobContext, job_id: str, index: int) -> None:
     if job is None:
         return
     if index not in ctx.store.chunk_results(job_id):
-        with _failing_on_input_error(ctx, job):
+        ttl = ctx.settings.heartbeat_ttl_s
+        with _failing_on_input_error(ctx, job), heartbeat(ctx.store, job_id, chunk_step(index), ttl):
             started = time.monotonic()
             plan = ctx.store.get_plan(job_id)
             chunk = Chunk.from_dict(plan["chunks"][index])
@@ -107,7 +109,7 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
     job = _live_job(ctx, job_id)
     if job is None:
         return
-    with _failing_on_input_error(ctx, job):
+    with _failing_on_input_error(ctx, job), heartbeat(ctx.store, job_id, ASSEMBLY, ctx.settings.heartbeat_ttl_s):
         started = time.monotonic()
         results = ctx.store.chunk_results(job_id)
         if len(results) != job.chunks_total:

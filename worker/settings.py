@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     callback_timeout_s: float = Field(10.0, gt=0, description="connect and read timeout of one callback request")
     max_queued_jobs_per_tenant: int = Field(1000, ge=1)
     chunk_time_limit_s: int = Field(3600, ge=60, description="hard limit of one chunk task")
+    heartbeat_ttl_s: int = Field(
+        45, ge=2, description="a running chunk or assembly whose heartbeat is this old counts as lost"
+    )
+    sweep_interval_s: float = Field(15.0, gt=0, description="how often one CPU worker looks for lost steps")
+    sweep_grace_s: float = Field(
+        300.0, ge=0, description="a step enqueued this recently is not re-enqueued (it may still wait in a queue)"
+    )
     api_host: str = Field("127.0.0.1")
     api_port: int = Field(8000)
 

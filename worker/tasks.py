@@ -18,7 +18,7 @@ import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from . import callbacks, job_runner, metrics
+from . import callbacks, job_runner, metrics, recovery
 from .celery_app import app, send
 from .job_files import scratch_root, sweep
 from .job_runner import JobContext
@@ -38,12 +38,13 @@ def context() -> JobContext:
     settings = get_settings()
     objects = ObjectStore.from_settings(settings)
     metrics.count_transfers(objects.client)
+    store = JobStore.from_url(settings.redis_url)
     return JobContext(
-        store=JobStore.from_url(settings.redis_url),
+        store=store,
         objects=objects,
         settings=settings,
         scratch=scratch_root(settings.scratch_dir),
-        enqueue=send,
+        enqueue=recovery.recording(store, send),
     )
 
 

@@ -1,4 +1,5 @@
-"""`hdrtv worker`: a Celery worker of the job tasks, with its Prometheus metrics on a port."""
+"""`hdrtv worker`: a Celery worker of the job tasks, with its Prometheus metrics on a port and, on
+CPU queues, the sweeper of lost steps (`recovery`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ def _worker(args: argparse.Namespace) -> None:
         if fresh is not None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
         from hdrtv.worker import metrics
-        from hdrtv.worker.celery_app import app
+        from hdrtv.worker.celery_app import app, send
+        from hdrtv.worker.job_store import JobStore
+        from hdrtv.worker.recovery import Sweeper
+        from hdrtv.worker.settings import get_settings
+        from hdrtv.worker.task_names import CPU_QUEUE
 
         if args.metrics_port is not None:
             metrics.serve(args.metrics_port, args.metrics_host, app)
+        if CPU_QUEUE in args.queues.split(","):  # re-enqueues the steps of workers that died
+            settings = get_settings()
+            Sweeper(JobStore.from_url(settings.redis_url), send, settings).start()
         argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]
         argv += [] if args.concurrency is None else ["--concurrency", str(args.concurrency)]
         app.worker_main(argv)
