@@ -1,0 +1,94 @@
+"""Embedded mode (`hdrtv serve --embedded`): the API and a worker in one process, no external services.
+
+Job records, API keys and the Celery broker live in fakeredis's in-process Redis server (Lua
+included, so the job store's scripts run unchanged), reached over a loopback TCP port like a real
+Redis; everything is lost when the process ends. Jobs name their files with `file:///abs/path`
+URIs: inputs and outputs may lie anywhere the process can read and write (not confined to the data
+folder, which holds the workers' scratch space). The API runs under uvicorn in a thread; a Celery
+worker with the solo pool consumes both queues (gpu, cpu) in the main thread, one task at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from hdrtv.worker.settings import Settings, get_settings
+
+TENANT = "local"
+
+
+@dataclass
+class Embedded:
+    """A running embedded store and API: where the API listens and a key of tenant `TENANT`."""
+
+    url: str
+    key: str
+
+
+def start_store(host: str = "127.0.0.1") -> str:
+    """Serve an in-memory Redis on a free loopback port from daemon threads; its URL."""
+    import redis
+    from fakeredis import TcpFakeServer
+    from hdrtv.worker import job_scripts
+
+    server = TcpFakeServer((host, 0))
+    server.daemon_threads = True  # connections end with the process
+    threading.Thread(target=server.serve_forever, name="hdrtv-redis", daemon=True).start()
+    url = f"redis://{host}:{server.server_address[1]}/0"
+    # fakeredis's server drops a connection after any error reply, NOSCRIPT included: load the job
+    # store's scripts now so that EVALSHA always finds them.
+    with redis.Redis.from_url(url) as client:
+        for script in (
+            job_scripts.CREATE,
+            job_scripts.SET_STATUS,
+            job_scripts.UPDATE,
+            job_scripts.MARK_CHUNK,
+            job_scripts.REMEMBER,
+        ):
+            client.script_load(script)
+    return url
+
+
+def configure(redis_url: str, data_dir: Path) -> Settings:
+    """Point this process's settings (and the Celery app built from them) at the embedded store."""
+    (data_dir / "scratch").mkdir(parents=True, exist_ok=True)
+    os.environ.pop("HDRTV_BROKER_URL", None)
+    os.environ.update(
+        HDRTV_REDIS_URL=redis_url,
+        HDRTV_ALLOW_FILE_URIS="true",
+        HDRTV_SCRATCH_DIR=str(data_dir / "scratch"),
+    )
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
+    """Start the store and the API (a daemon thread); returns once the API listens."""
+    import redis
+    import uvicorn
+
+    settings = configure(start_store(), data_dir.resolve())  # before the Celery app is built from them
+    from .api_keys import ApiKeys
+    from .app import create_app
+
+    key = ApiKeys(redis.Redis.from_url(settings.redis_url, decode_responses=True)).create(TENANT)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="hdrtv-api", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the API could not start on {host}:{port}")
+        thread.join(0.05)
+    return Embedded(url=f"http://{host}:{port}", key=key)
+
+
+def run_worker(log_level: str) -> None:
+    """Run a solo-pool Celery worker of both queues in this thread until it is stopped (SIGINT, SIGTERM)."""
+    from hdrtv.worker.celery_app import app
+
+    argv = ["worker", "--queues", "gpu,cpu", "--pool", "solo", "--loglevel", log_level]
+    app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
