@@ -1,0 +1,155 @@
+"""The service under load, every part a real process: redis-server, moto's S3, the API (`hdrtv serve`)
+and Celery workers (`hdrtv worker`).
+
+Jobs go in through POST /v1/batches: a batch is checked like single jobs except for the API's
+header probe (a child process per job), which would make 200 single submissions take minutes on a
+small machine; the worker still probes every input.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+import servers
+from hdrtv.worker.job_files import TEMP_DIR
+from hdrtv.worker.job_store import JobStatus, JobStore
+from kombu.transport.redis import Channel
+from servers import free_port, http_answers, running
+from video_factory import write_clip
+
+HDRTV = str(Path(sys.executable).with_name("hdrtv"))
+OPTIONS = {"preset": "ultrafast"}
+
+
+@dataclass
+class Stack:
+    api: str
+    key: str
+    redis_url: str
+    env: dict[str, str]
+    tmp: Path
+
+    def worker(self, name: str, concurrency: int, env: dict[str, str] | None = None) -> AbstractContextManager:
+        (folder := self.tmp / f"{name}-metrics").mkdir()
+        argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", str(concurrency)]
+        log = self.tmp / f"{name}.log"
+        return running(
+            argv,
+            ready=lambda: log.exists() and " ready." in log.read_text(),
+            log=log,
+            env=(env or self.env) | {"PROMETHEUS_MULTIPROC_DIR": str(folder)},
+            timeout_s=60,
+        )
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.key}"}, timeout=30)
+
+    def submit_batch(self, api: httpx.Client, jobs: list[dict]) -> dict:
+        response = api.post("/v1/batches", json={"jobs": jobs})
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def queue_depth(self) -> int:
+        client = redis.Redis.from_url(self.redis_url)
+        # kombu's Redis transport keeps one list per priority step: "name", "name<sep>step".
+        names = [f"{queue}{Channel.sep}{step}" if step else queue for queue in ("cpu", "gpu") for step in range(10)]
+        return sum(client.llen(name) for name in names)
+
+
+def make_stack(tmp_path: Path, s3_url: str) -> Iterator[Stack]:
+    with servers.redis_server(tmp_path) as redis_url:
+        env = os.environ | {
+            "HDRTV_REDIS_URL": redis_url,
+            "HDRTV_S3_ENDPOINT_URL": s3_url,
+            "HDRTV_SCRATCH_DIR": str(tmp_path / "scratch"),
+            "HDRTV_DEVICE": "cpu",
+            "OMP_NUM_THREADS": "1",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        create = [HDRTV, "keys", "create", "load"]
+        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        serve = [HDRTV, "serve", "--port", str(port), "--log-level", "warning"]
+        with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=tmp_path / "api.log", env=env):
+            yield Stack(api, key, redis_url, env, tmp_path)
+
+
+@pytest.fixture
+def stack(s3_server, tmp_path) -> Iterator[Stack]:
+    yield from make_stack(tmp_path, s3_server)
+
+
+def job(bucket: str, name: str, priority: int = 5) -> dict:
+    return {
+        "input_uri": f"s3://{bucket}/in/clip.mp4",
+        "output_uri": f"s3://{bucket}/out/{name}.mkv",
+        "model": "bt2408",
+        "priority": priority,
+        "options": OPTIONS,
+    }
+
+
+def wait_all(store: JobStore, job_ids: list[str], log: Path, timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = [store.get(job_id) for job_id in job_ids]
+        if all(j.status.terminal for j in jobs):
+            return jobs
+        left = sum(not j.status.terminal for j in jobs)
+        assert time.monotonic() < deadline, f"{left} jobs not finished:\n{log.read_text()[-3000:]}"
+        time.sleep(0.25)
+
+
+@pytest.fixture
+def tiny_clip(tmp_path) -> Path:
+    return write_clip(tmp_path / "clip.mp4", width=32, height=32, frames=3)
+
+
+JOBS = 200
+
+
+def test_a_few_hundred_queued_jobs_are_drained(stack, object_store, bucket, tiny_clip):
+    object_store.upload(tiny_clip, f"s3://{bucket}/in/clip.mp4")
+    store = JobStore.from_url(stack.redis_url)
+    with stack.client() as api:
+        batch = stack.submit_batch(api, [job(bucket, f"o{i:03d}") for i in range(JOBS)])
+        job_ids = batch["job_ids"]
+        assert len(job_ids) == JOBS
+        assert stack.queue_depth() == JOBS
+        with stack.worker("worker", 2):
+            jobs = wait_all(store, job_ids, stack.tmp / "worker.log", 300)
+        counts = api.get(f"/v1/batches/{batch['id']}").json()["counts"]
+    assert [j.id for j in jobs if j.status != JobStatus.SUCCEEDED] == []
+    assert counts.get("succeeded") == JOBS
+    outputs = set(object_store.list(f"s3://{bucket}/out/"))
+    assert outputs == {f"s3://{bucket}/out/o{i:03d}.mkv" for i in range(JOBS)}
+    assert list(object_store.list(f"s3://{bucket}/{TEMP_DIR}/")) == []
+    assert stack.queue_depth() == 0
+
+
+LOW = 30
+
+
+def test_an_urgent_job_overtakes_a_queued_batch(stack, object_store, bucket, tiny_clip):
+    object_store.upload(tiny_clip, f"s3://{bucket}/in/clip.mp4")
+    store = JobStore.from_url(stack.redis_url)
+    with stack.client() as api:
+        low = stack.submit_batch(api, [job(bucket, f"low{i:03d}", priority=0) for i in range(LOW)])["job_ids"]
+        urgent = stack.submit_batch(api, [job(bucket, "urgent", priority=9)])["job_ids"][0]
+        with stack.worker("worker", 1):
+            jobs = wait_all(store, [*low, urgent], stack.tmp / "worker.log", 300)
+    assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
+    order = [j.id for j in sorted(jobs, key=lambda j: j.finished_at)]
+    # The worker may already hold a prefetched low-priority task or two when it starts.
+    assert order.index(urgent) < 3, order.index(urgent)
