@@ -201,10 +201,10 @@ def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, b
 
         with stack.worker("second"):
             # The broker would give the killed worker's unacknowledged chunk back only after its
-            # visibility timeout (chunk_time_limit_s + 600 s); the new worker's sweeper sees the chunk's
-            # heartbeat gone and re-enqueues it, and every chunk left, on its own.
+            # visibility timeout (chunk_time_limit_s + 600 s, far beyond this wait); the new worker's
+            # sweeper sees the chunk's heartbeat gone and re-enqueues it. (When the kill lands just
+            # as a chunk is acknowledged, nothing is lost and the queue alone finishes the job.)
             stack.wait(api, job_id, "second.log")
-            assert "re-enqueuing lost step hdrtv.convert_chunk" in (stack.tmp / "second.log").read_text()
             reference_id = stack.submit(api, f"s3://{bucket}/in/long.mp4", f"s3://{bucket}/out/reference.mkv")
             stack.wait(api, reference_id, "second.log")
 
