@@ -133,6 +133,30 @@ def moto_server(directory: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Iterator[tuple[str, str, str, dict]]:
+    """A Redis of its own (no other test's tasks on its broker), an API key of `tenant` and the API
+    under `hdrtv serve`; `settings` are more environment variables (HDRTV_...). No worker yet.
+    Yields (API URL, key, Redis URL, the environment for the processes the test starts)."""
+    hdrtv = str(Path(sys.executable).with_name("hdrtv"))
+    with redis_server(directory) as redis_url:
+        env = os.environ | {
+            "HDRTV_REDIS_URL": redis_url,
+            "HDRTV_S3_ENDPOINT_URL": s3_url,
+            "HDRTV_SCRATCH_DIR": str(directory / "scratch"),
+            "HDRTV_DEVICE": "cpu",
+            "OMP_NUM_THREADS": "1",
+            **settings,
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        create = [hdrtv, "keys", "create", tenant]
+        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        api = f"http://127.0.0.1:{free_port()}"
+        serve = [hdrtv, "serve", "--port", api.rsplit(":", 1)[1], "--log-level", "warning"]
+        with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=directory / "api.log", env=env):
+            yield api, key, redis_url, env
+
+
 def _apply(values: Mapping[str, str | None]) -> None:
     for name, value in values.items():
         if value is None:

@@ -24,7 +24,7 @@ import pytest
 import servers
 from hdrtv.worker.job_store import JobStatus, JobStore
 from prometheus_client.parser import text_string_to_metric_families
-from servers import free_port, http_answers, running
+from servers import free_port, running
 from video_factory import write_clip
 
 HDRTV = str(Path(sys.executable).with_name("hdrtv"))
@@ -83,27 +83,11 @@ class Stack:
 
 @pytest.fixture
 def stack(s3_server, tmp_path) -> Iterator[Stack]:
-    """A Redis of its own (no other test's tasks on its broker), an API key and the API; no worker yet."""
-    with servers.redis_server(tmp_path) as redis_url:
-        env = os.environ | {
-            "HDRTV_REDIS_URL": redis_url,
-            "HDRTV_S3_ENDPOINT_URL": s3_server,
-            "HDRTV_SCRATCH_DIR": str(tmp_path / "scratch"),
-            "HDRTV_DEVICE": "cpu",
-            "OMP_NUM_THREADS": "1",
-            # Lost steps come back within seconds (see test_a_job_survives_its_worker_being_killed_mid_chunk).
-            "HDRTV_HEARTBEAT_TTL_S": "3",
-            "HDRTV_SWEEP_INTERVAL_S": "1",
-            "HDRTV_SWEEP_GRACE_S": "5",
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        create = [HDRTV, "keys", "create", "e2e"]
-        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        serve = [HDRTV, "serve", "--port", str(port), "--log-level", "warning"]
-        with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=tmp_path / "api.log", env=env):
-            yield Stack(api, key, redis_url, env, tmp_path)
+    """A Redis of its own, an API key and the API; no worker yet. Lost steps come back within
+    seconds (see test_a_job_survives_its_worker_being_killed_mid_chunk)."""
+    fast_recovery = {"HDRTV_HEARTBEAT_TTL_S": "3", "HDRTV_SWEEP_INTERVAL_S": "1", "HDRTV_SWEEP_GRACE_S": "5"}
+    with servers.hdrtv_api(tmp_path, s3_server, "e2e", **fast_recovery) as (api, key, redis_url, env):
+        yield Stack(api, key, redis_url, env, tmp_path)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:

@@ -8,8 +8,6 @@ small machine; the worker still probes every input.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,12 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 import servers
+from hdrtv.worker.celery_app import make_app
 from hdrtv.worker.job_files import TEMP_DIR
 from hdrtv.worker.job_store import JobStatus, JobStore
-from kombu.transport.redis import Channel
-from servers import free_port, http_answers, running
+from hdrtv.worker.metrics import QueueDepth
+from hdrtv.worker.settings import Settings
+from servers import running
 from video_factory import write_clip
 
 HDRTV = str(Path(sys.executable).with_name("hdrtv"))
@@ -60,29 +59,14 @@ class Stack:
         return response.json()
 
     def queue_depth(self) -> int:
-        client = redis.Redis.from_url(self.redis_url)
-        # kombu's Redis transport keeps one list per priority step: "name", "name<sep>step".
-        names = [f"{queue}{Channel.sep}{step}" if step else queue for queue in ("cpu", "gpu") for step in range(10)]
-        return sum(client.llen(name) for name in names)
+        """Tasks waiting in both queues, counted as the workers' hdrtv_queue_depth gauge counts them."""
+        (gauge,) = QueueDepth(make_app(Settings(redis_url=self.redis_url))).collect()
+        return int(sum(sample.value for sample in gauge.samples))
 
 
 def make_stack(tmp_path: Path, s3_url: str) -> Iterator[Stack]:
-    with servers.redis_server(tmp_path) as redis_url:
-        env = os.environ | {
-            "HDRTV_REDIS_URL": redis_url,
-            "HDRTV_S3_ENDPOINT_URL": s3_url,
-            "HDRTV_SCRATCH_DIR": str(tmp_path / "scratch"),
-            "HDRTV_DEVICE": "cpu",
-            "OMP_NUM_THREADS": "1",
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        create = [HDRTV, "keys", "create", "load"]
-        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        serve = [HDRTV, "serve", "--port", str(port), "--log-level", "warning"]
-        with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=tmp_path / "api.log", env=env):
-            yield Stack(api, key, redis_url, env, tmp_path)
+    with servers.hdrtv_api(tmp_path, s3_url, "load") as (api, key, redis_url, env):
+        yield Stack(api, key, redis_url, env, tmp_path)
 
 
 @pytest.fixture
