@@ -11,8 +11,9 @@ frame and apply it to every tile.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .depthwise_conv import depthwise_conv2d
 
 
 class DynamicDepthwiseConv2d(nn.Module):
@@ -40,12 +41,7 @@ class DynamicDepthwiseConv2d(nn.Module):
         """Depthwise-convolve each sample with its own kernel: x (n, c, h, w), kernel (n, c, k, k)."""
         n, c, h, w = x.shape
         # Fold the batch into the channel axis so one grouped convolution applies n*c kernels.
-        out = F.conv2d(
-            x.reshape(1, n * c, h, w),
-            kernel.reshape(n * c, 1, self.kernel_size, self.kernel_size),
-            padding=self.kernel_size // 2,
-            groups=n * c,
-        )
+        out = depthwise_conv2d(x.reshape(1, n * c, h, w), kernel.reshape(n * c, 1, self.kernel_size, self.kernel_size))
         return out.reshape(n, c, h, w) + self.bias.view(1, c, 1, 1)
 
     def forward(self, x: Tensor, kernel: Tensor | None = None) -> Tensor:

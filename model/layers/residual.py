@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .depthwise_conv import DepthwiseConv2d
+
 LARGE_KERNEL = 17
 
 
@@ -19,7 +21,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, large_kernel: bool = True) -> None:
         super().__init__()
         if large_kernel:
-            spatial = nn.Conv2d(channels, channels, LARGE_KERNEL, padding=LARGE_KERNEL // 2, groups=channels)
+            spatial: nn.Module = DepthwiseConv2d(channels, LARGE_KERNEL)
         else:
             spatial = nn.Conv2d(channels, channels, 3, padding=1)
         self.body = nn.Sequential(nn.ReLU(), spatial, nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1))

@@ -21,14 +21,11 @@ import torch
 from torch import Tensor, nn
 
 from ..layers.deform_conv import ModulatedDeformConv2d
+from ..layers.depthwise_conv import DepthwiseConv2d
 from ..layers.dynamic_dwconv import DynamicDepthwiseConv2d
 from ..layers.residual import LARGE_KERNEL, residual_stack
 
 Alignment = Literal["deformable", "conv", "concat", "single"]
-
-
-def depthwise(channels: int, kernel_size: int = LARGE_KERNEL) -> nn.Conv2d:
-    return nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
 
 
 class OffsetEstimator(nn.Module):
@@ -39,11 +36,13 @@ class OffsetEstimator(nn.Module):
         self.num_frames = num_frames
         self.max_offset = max_offset
         self.down = nn.Sequential(
-            nn.Conv2d(3 * num_frames, width, 3, stride=2, padding=1), nn.ReLU(inplace=True), depthwise(width)
+            nn.Conv2d(3 * num_frames, width, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            DepthwiseConv2d(width, LARGE_KERNEL),
         )
         self.dynamic = DynamicDepthwiseConv2d(width, dynamic_kernel) if dynamic else None
         self.up = nn.Sequential(
-            depthwise(width),
+            DepthwiseConv2d(width, LARGE_KERNEL),
             nn.ReLU(inplace=True),
             nn.ConvTranspose2d(width, width, 4, stride=2, padding=1),
             nn.ReLU(inplace=True),
