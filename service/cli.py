@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import jobs, keys, model, serve, video, worker
+from .commands import dataset, evaluate, jobs, keys, model, serve, training, video, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parsers(commands)
     jobs.add_parsers(commands)
     worker.add_parsers(commands)
+    evaluate.add_parsers(commands)
+    dataset.add_parsers(commands)
+    training.add_parsers(commands)
     return parser
 
 

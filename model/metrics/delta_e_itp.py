@@ -24,11 +24,16 @@ def _itp(pq_rgb: Tensor) -> Tensor:
 
 
 @numpy_compatible
+def delta_e_itp_map(pred: Tensor, target: Tensor) -> Tensor:
+    """Per-pixel Delta E ITP: (..., h, w, 3) PQ BT.2020 R'G'B' in [0, 1] -> (..., h, w)."""
+    require_same_shape(pred, target)
+    return JND_SCALE * (_itp(pred) - _itp(target)).norm(dim=-1)
+
+
+@numpy_compatible
 def delta_e_itp(pred: Tensor, target: Tensor) -> Tensor:
     """Mean Delta E ITP over pixels, one value per image; 1 is about one JND.
 
     pred, target: (..., h, w, 3) PQ BT.2020 R'G'B' in [0, 1]; returns (...).
     """
-    require_same_shape(pred, target)
-    difference = JND_SCALE * (_itp(pred) - _itp(target)).norm(dim=-1)
-    return difference.mean(dim=(-2, -1))
+    return delta_e_itp_map(pred, target).mean(dim=(-2, -1))
