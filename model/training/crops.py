@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..windows import window_plan
-from .pairs import SequenceEntry, Split, read_index, read_png
+from .pairs import SequenceEntry, read_png, split_entries
 
 CACHE_BYTES = 1 << 30
 
@@ -51,17 +51,6 @@ class FrameCache:
         return frame
 
 
-def split_entries(root: Path, split: Split, min_size: int | None = None) -> list[SequenceEntry]:
-    """The sequences of `split`; ValueError if there are none or one is smaller than `min_size`."""
-    entries = [entry for entry in read_index(root) if entry.split == split]
-    if not entries:
-        raise ValueError(f"no {split} sequences in dataset {root}")
-    for entry in entries:
-        if min_size is not None and min(entry.height, entry.width) < min_size:
-            raise ValueError(f"sequence {entry.name} is {entry.height}x{entry.width}, smaller than the crop {min_size}")
-    return entries
-
-
 class TrainingCrops(Dataset):
     """Sample i (any i >= 0) -> (sdr (2T+1, 3, crop, crop), hdr (3, crop, crop)), a pure function of (seed, i)."""
 
@@ -70,7 +59,10 @@ class TrainingCrops(Dataset):
         self.radius = radius
         self.crop = crop
         self.seed = seed
-        self.entries = split_entries(root, "train", crop)
+        self.entries = split_entries(root, "train")
+        for entry in self.entries:
+            if min(entry.height, entry.width) < crop:
+                raise ValueError(f"sequence {entry.name} is {entry.height}x{entry.width}, smaller than the crop {crop}")
         self.read = FrameCache(cache_bytes)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
@@ -86,9 +78,10 @@ class TrainingCrops(Dataset):
 
 def validation_samples(root: Path, radius: int, crop: int | None) -> Iterator[tuple[str, Tensor, Tensor]]:
     """For each val sequence: (name, sdr (2T+1, 3, h, w), hdr (3, h, w)) of its centre frame's
-    window, on the centre `crop` x `crop` (even-aligned) or on the whole frame cut to even sides."""
-    for entry in split_entries(root, "val", crop):
-        h, w = (crop, crop) if crop is not None else (entry.height // 2 * 2, entry.width // 2 * 2)
+    window, on the centre `crop` x `crop` (even-aligned; a frame smaller than that on a side keeps
+    the side) or on the whole frame cut to even sides."""
+    for entry in split_entries(root, "val"):
+        h, w = (min(side, crop or side) // 2 * 2 for side in (entry.height, entry.width))
         box = ((entry.height - h) // 4 * 2, (entry.width - w) // 4 * 2, h, w)
         yield (entry.name, *window(root, entry, entry.frames // 2, radius, read_png, box))
 

@@ -26,7 +26,7 @@ import torch
 from hdrtv.model.converter import Converter
 from hdrtv.model.metrics import delta_e_itp, flicker, psnr, sr_sim, ssim
 from hdrtv.model.model_info import count_parameters
-from hdrtv.model.training.pairs import SPLITS, SequenceEntry, Split, read_index, read_png
+from hdrtv.model.training.pairs import SequenceEntry, Split, read_png, split_entries
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
@@ -165,7 +165,7 @@ def evaluate(
     max_sequences: the first N sequences only; frames: the middle k frames of each (see the module).
     progress: told "<model> <sequence> (i/n)" before each conversion.
     """
-    entries = split_entries(data, split, max_sequences)
+    entries = first_entries(data, split, max_sequences)
     if not models:
         raise ValueError("no models to evaluate")
     if frames is not None and frames < 1:
@@ -188,15 +188,11 @@ def evaluate(
     return report
 
 
-def split_entries(data: Path, split: str, max_sequences: int | None = None) -> list[SequenceEntry]:
+def first_entries(data: Path, split: str, max_sequences: int | None = None) -> list[SequenceEntry]:
     """The sequences of `split` in index order, the first `max_sequences` of them if given."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if max_sequences is not None and max_sequences < 1:
         raise ValueError(f"max_sequences must be >= 1, got {max_sequences}")
-    entries = [e for e in read_index(data) if e.split == split]
-    if not entries:
-        raise ValueError(f"no {split} sequences in {data}")
+    entries = split_entries(data, split)
     return entries[:max_sequences] if max_sequences is not None else entries
 
 

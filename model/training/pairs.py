@@ -102,3 +102,13 @@ def _write(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1])):
         raise OSError(f"could not write {path}")
+
+
+def split_entries(root: str | Path, split: str) -> list[SequenceEntry]:
+    """The sequences of one split in index order; ValueError if the split is unknown or empty."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    entries = [entry for entry in read_index(root) if entry.split == split]
+    if not entries:
+        raise ValueError(f"no {split} sequences in dataset {Path(root)}")
+    return entries

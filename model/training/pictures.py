@@ -25,7 +25,7 @@ import torch
 from hdrtv.model.colour import bt1886_inverse_eotf, pq_eotf, pq_inverse_eotf, rgb2020_to_rgb709
 from hdrtv.model.converter import Converter
 from hdrtv.model.metrics.delta_e_itp import delta_e_itp_map
-from hdrtv.model.training.evaluation import convert_frames, middle_frames, split_entries
+from hdrtv.model.training.evaluation import convert_frames, first_entries, middle_frames
 from hdrtv.model.training.pairs import read_png
 from torch import Tensor
 
@@ -47,7 +47,7 @@ def write_pictures(
     """Write the comparison and Delta E pictures of the first `count` sequences; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for entry in split_entries(data, split, count):
+    for entry in first_entries(data, split, count):
         centre = middle_frames(entry.frames, 1)
         sdr = read_png(entry.frame_path(data, "sdr", centre.start))
         target = read_png(entry.frame_path(data, "hdr", centre.start))

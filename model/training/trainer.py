@@ -36,7 +36,8 @@ from ..metrics import psnr
 from ..network import DSLNet, build_dslnet, save_checkpoint
 from ..precision import Precision, autocast, resolve_device
 from .config import TrainConfig
-from .crops import TrainingCrops, split_entries, validation_samples
+from .crops import TrainingCrops, validation_samples
+from .pairs import split_entries
 
 LAST, BEST, LOG = "last.pt", "best.pt", "log.csv"
 LOG_COLUMNS = ("step", "lr", "train_loss", "val_psnr", "val_l1", "seconds")
@@ -96,7 +97,7 @@ class _Run:
         if self.device.type == "cpu" and self.model.config["width"] >= CHANNELS_LAST_MIN_WIDTH:
             self.model = self.model.to(memory_format=torch.channels_last)  # as at inference: ~20x faster 17x17
         self.crops = TrainingCrops(root, self.model.radius, config.crop, config.seed)
-        split_entries(root, "val", config.val_crop)  # fail now, not at the first validation
+        split_entries(root, "val")  # fail now, not at the first validation
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones), config.gamma)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
