@@ -141,3 +141,22 @@ def test_builder_is_reproducible_and_never_overwrites(tmp_path):
     with pytest.raises(ValueError, match="no .hdr or .exr images"):
         build_from_hdr_images(tmp_path / "three", tmp_path / "one", spec)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hdri", "one", "two"]  # nothing half-written
+
+
+def test_cli_builds_a_dataset_and_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from hdrtv.service.cli import main
+
+    write_panoramas(tmp_path / "hdri", ["esplanade", "field"])
+    small = ["--frames", "3", "--train-size", "32x32", "--val-size", "48x32", "--sequences-per-image", "2"]
+    assert main(["dataset", "from-hdr-images", str(tmp_path / "data"), "--images", str(tmp_path / "hdri"), *small]) == 0
+    assert "2 train sequences (6 frames), 5 val sequences (15 frames)" in capsys.readouterr().out
+    assert {(e.width, e.height) for e in read_index(tmp_path / "data") if e.split == "val"} == {(48, 32)}
+    for bad, message in (
+        (["--images", str(tmp_path / "nowhere")], "not a folder"),
+        (["--images", str(tmp_path / "hdri"), "--train-size", "33x32"], "must be even"),
+        (["--images", str(tmp_path / "hdri"), "--val-size", "wide"], "width x height"),
+    ):
+        assert main(["dataset", "from-hdr-images", str(tmp_path / "other"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "other").exists()
