@@ -5,6 +5,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from hdrtv.worker import callbacks, job_runner
@@ -253,3 +254,28 @@ def test_a_succeeded_job_schedules_its_callback_after_the_assembly(ctx, bucket, 
         steps[name](ctx, *args)
     assert ctx.store.get(job.id).status == JobStatus.SUCCEEDED
     assert ctx.queue == [(DELIVER_CALLBACK, [job.id])]
+
+
+@pytest.mark.parametrize("receiver", [[500, 200]], indirect=True)
+def test_the_task_counts_each_attempt_by_outcome(store, settings, receiver, monkeypatch):
+    """`hdrtv_worker_callback_deliveries_total{outcome}`, as the worker's deliver_callback task counts it."""
+    from celery.exceptions import Retry
+    from hdrtv.worker import tasks
+    from prometheus_client import REGISTRY
+
+    def counted() -> dict[str, float]:
+        name = "hdrtv_worker_callback_deliveries_total"
+        return {o: REGISTRY.get_sample_value(name, {"outcome": o}) for o in ("delivered", "retrying", "failed")}
+
+    monkeypatch.setattr(tasks, "context", lambda: SimpleNamespace(store=store, settings=settings))
+    job = finished_job(store, receiver.url)
+    before = counted()
+    with pytest.raises(Retry):  # the receiver answered 500: the task schedules the next attempt
+        tasks.deliver_callback(job.id)
+    tasks.deliver_callback(job.id)
+    tasks.deliver_callback(job.id)  # already delivered: skipped, not counted
+    gone = finished_job(store, f"http://127.0.0.1:{free_port()}/hook")
+    store.update(gone.id, callback=callbacks.initial_state() | {"attempts": MAX_ATTEMPTS - 1})
+    tasks.deliver_callback(gone.id)  # unreachable at the last attempt: given up
+    after = counted()
+    assert {o: after[o] - before[o] for o in after} == {"delivered": 1, "retrying": 1, "failed": 1}

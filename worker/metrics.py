@@ -7,7 +7,9 @@ scrape time. Job and chunk figures come from Celery's task signals and the job r
 before and after each task, so a redelivered task that finds its work done counts nothing twice;
 jobs cancelled through the API are the API's to count; Celery logs a handler that raises and
 never fails the task for it. Bytes moved come from botocore's events on
-the worker's S3 client.
+the worker's S3 client. Alerting needs three more: retries by task (a chunk retrying is not a
+callback receiver being down), callback delivery outcomes, and `hdrtv_worker_up{queue}` from the
+main process, which tells which queues have a live consumer whatever the scrape jobs are called.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .job_record import TERMINAL
 from .job_runner import JobContext
 from .job_store import JobStatus
-from .task_names import CONVERT_CHUNK
+from .task_names import CONVERT_CHUNK, ROUTES
 
 JOBS_FINISHED = Counter("hdrtv_worker_jobs_finished", "Jobs a worker moved to a terminal status", ["status"])
 JOB_DURATION = Histogram(
@@ -42,11 +45,27 @@ CHUNK_DURATION = Histogram(
 FRAMES = Counter("hdrtv_worker_frames_converted", "Frames converted to HDR10")
 MEGAPIXELS = Counter("hdrtv_worker_megapixels_converted", "Pixels converted to HDR10, in millions")
 BYTES = Counter("hdrtv_worker_object_store_bytes", "Bytes moved to and from the object store", ["direction"])
-ERRORS = Counter(
-    "hdrtv_worker_errors",
-    "Jobs failed by error code, and task attempts retried after a transient error (kind 'retried')",
-    ["kind"],
+ERRORS = Counter("hdrtv_worker_errors", "Jobs failed, by error code", ["kind"])
+RETRIES = Counter(
+    "hdrtv_worker_task_retries", "Task attempts retried (transient errors, callback receivers not answering)", ["task"]
 )
+CALLBACKS = Counter(
+    "hdrtv_worker_callback_deliveries",
+    "Callback delivery attempts by outcome: delivered, retrying (the receiver failed, another attempt is due), failed",
+    ["outcome"],
+)
+CALLBACK_OUTCOMES = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
+"""`callbacks.Outcome.state` -> outcome label; skipped attempts (no attempt made) count nothing."""
+
+# Label values known in advance start at 0: increase() then sees the first failure or retry (a
+# series born at 1 shows no increase), and failure ratios have their denominators from the start.
+for _status in TERMINAL:
+    JOBS_FINISHED.labels(_status.value)
+    JOB_DURATION.labels(_status.value)
+for _outcome in CALLBACK_OUTCOMES.values():
+    CALLBACKS.labels(_outcome)
+for _task in ROUTES:
+    RETRIES.labels(_task.rpartition(".")[2])
 
 _before: dict[str, tuple[JobStatus | None, bool]] = {}
 """Task id -> (its job's status, whether its chunk was recorded) when the task started."""
@@ -75,8 +94,14 @@ def record_tasks(context: Callable[[], JobContext]) -> None:
                 ERRORS.labels(job.error_code or "unknown").inc()
 
     @signals.task_retry.connect(weak=False)
-    def retried(**_: Any) -> None:
-        ERRORS.labels("retried").inc()
+    def retried(sender: Any, **_: Any) -> None:
+        RETRIES.labels(sender.name.rpartition(".")[2]).inc()
+
+
+def count_callback(state: str) -> None:
+    """Count a callback delivery attempt that ended in `state` (a `callbacks.Outcome.state`)."""
+    if state in CALLBACK_OUTCOMES:
+        CALLBACKS.labels(CALLBACK_OUTCOMES[state]).inc()
 
 
 def count_transfers(client: BaseClient) -> None:
@@ -86,12 +111,29 @@ def count_transfers(client: BaseClient) -> None:
         client.meta.events.register(f"before-send.s3.{operation}", _uploading, unique_id=f"hdrtv-metrics-{operation}")
 
 
-def serve(port: int, host: str, app: Celery) -> None:
-    """Serve /metrics on `host:port` from a thread: every process's metrics summed, and queue depths."""
+def serve(port: int, host: str, app: Celery, queues: list[str]) -> None:
+    """Serve /metrics on `host:port` from a thread: every process's metrics summed, queue depths, and
+    `hdrtv_worker_up` for the `queues` this worker consumes."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     registry.register(QueueDepth(app))
+    registry.register(WorkerUp(queues))
     start_http_server(port, host, registry)
+
+
+class WorkerUp:
+    """1 for each queue this worker consumes: summed by queue, the live workers of each queue. Served
+    by the worker's main process, so it vanishes with the worker, however the deployment names its
+    scrape jobs (Compose services, Kubernetes pods)."""
+
+    def __init__(self, queues: list[str]) -> None:
+        self._queues = queues
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("hdrtv_worker_up", "1 for each queue this worker consumes", labels=["queue"])
+        for queue in self._queues:
+            gauge.add_metric([queue], 1)
+        yield gauge
 
 
 class QueueDepth:

@@ -108,5 +108,6 @@ def deliver_callback(self: Task, job_id: str) -> None:
     and `callbacks.RETRY_DELAYS_S` spaces them (about a day in all)."""
     ctx = context()
     outcome = callbacks.deliver(ctx.store, job_id, ctx.settings, time.time())
+    metrics.count_callback(outcome.state)
     if outcome.retry_in_s is not None:
         raise self.retry(countdown=outcome.retry_in_s)

@@ -22,9 +22,10 @@ def _worker(args: argparse.Namespace) -> None:
         from hdrtv.worker.settings import get_settings
         from hdrtv.worker.task_names import CPU_QUEUE
 
+        queues = [queue.strip() for queue in args.queues.split(",")]
         if args.metrics_port is not None:
-            metrics.serve(args.metrics_port, args.metrics_host, app)
-        if CPU_QUEUE in args.queues.split(","):  # re-enqueues the steps of workers that died
+            metrics.serve(args.metrics_port, args.metrics_host, app, queues)
+        if CPU_QUEUE in queues:  # re-enqueues the steps of workers that died
             settings = get_settings()
             Sweeper(JobStore.from_url(settings.redis_url), send, settings).start()
         argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]
