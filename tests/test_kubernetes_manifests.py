@@ -325,5 +325,5 @@ def test_worker_egress_is_dns_redis_and_https(objects: list[dict[str, Any]]) -> 
         spec = policy["spec"]
         if "Egress" in spec["policyTypes"] and selects(spec["podSelector"], labels):
             allowed |= {(p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"]}
-    expected = {(53, "UDP"), (53, "TCP"), (6379, "TCP"), (443, "TCP")}
+    expected = {(53, "UDP"), (53, "TCP"), (6379, "TCP"), (443, "TCP"), (80, "TCP")}
     assert expected <= allowed and allowed - expected <= {(8333, "TCP")}
