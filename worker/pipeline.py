@@ -28,6 +28,7 @@ from .hdr10_metadata import ContentLightLevel, MasteringDisplay
 from .light_level import LightLevelMeter
 from .probe import VideoInfo, probe, refuse_hdr
 from .scenes import detect_shot_starts
+from .stage_pipeline import StagePipeline
 
 OUTPUT_SUFFIXES = (".mkv", ".mp4")
 
@@ -98,12 +99,19 @@ def _auto_is_cuda(device: str) -> bool:
     return device == "auto" and torch.cuda.is_available()
 
 
+def chunk_windows(info: VideoInfo, chunk: Chunk, shot_starts: list[int], converter: Converter) -> list[tuple[int, ...]]:
+    """The converter's windows for the frames `chunk` emits, as indices into its decoded frames
+    (`chunk.decode_start` on); windows never cross the video's shot boundaries (replicate padding
+    instead)."""
+    plan = window_plan(info.frame_count, converter.radius, shot_starts, emit=range(chunk.start, chunk.stop))
+    return [tuple(index - chunk.decode_start for index in window) for window in plan]
+
+
 def chunk_hdr_frames(info: VideoInfo, chunk: Chunk, shot_starts: list[int], converter: Converter) -> Iterator[Tensor]:
     """The HDR10 frames (h, w, 3) float32 PQ that `chunk` emits, decoding only its frames and
-    context; windows never cross the video's shot boundaries (replicate padding instead)."""
-    plan = window_plan(info.frame_count, converter.radius, shot_starts, emit=range(chunk.start, chunk.stop))
-    local = [tuple(index - chunk.decode_start for index in window) for window in plan]
-    return converter.run(decode_frames(info, chunk.decode_start, chunk.decode_stop), local)
+    context, in the caller's thread."""
+    windows = chunk_windows(info, chunk, shot_starts, converter)
+    return converter.run(decode_frames(info, chunk.decode_start, chunk.decode_stop), windows)
 
 
 def convert_chunk(
@@ -116,18 +124,30 @@ def convert_chunk(
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
 ) -> LightLevelMeter:
-    """Convert and encode the frames `chunk` emits into `path`; returns their light levels."""
-    with HevcChunkEncoder(
-        path,
-        info.width,
-        info.height,
-        info.time_base,
-        info.frame_rate,
-        crf=options.crf,
-        preset=options.preset,
-        mastering=mastering,
-    ) as encoder:
-        hdr_frames = chunk_hdr_frames(info, chunk, shot_starts, converter)
+    """Convert and encode the frames `chunk` emits into `path`; returns their light levels.
+
+    Decoding, the model and encoding run concurrently (`StagePipeline`): decoding and the model
+    each in a thread, encoding (and `progress`, once per frame written) in the caller's. The
+    output is the same as running them one after the other. x265 sizes its thread pool to every
+    core of the process (`HevcChunkEncoder`): its workers take the cores that decoding and the
+    model leave idle; on the CPU, torch's intra-op threads compete with them for the same cores,
+    and the scheduler shares them out.
+    """
+    windows = chunk_windows(info, chunk, shot_starts, converter)
+    decoded = decode_frames(info, chunk.decode_start, chunk.decode_stop)
+    with (
+        HevcChunkEncoder(
+            path,
+            info.width,
+            info.height,
+            info.time_base,
+            info.frame_rate,
+            crf=options.crf,
+            preset=options.preset,
+            mastering=mastering,
+        ) as encoder,
+        StagePipeline(decoded, lambda frames: converter.run(frames, windows)) as hdr_frames,
+    ):
         for index, hdr in zip(range(chunk.start, chunk.stop), hdr_frames, strict=True):
             encoder.write(hdr, pts=info.frame_pts[index])
             if progress is not None:
