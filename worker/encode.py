@@ -69,6 +69,24 @@ def _pad_to_even(frame: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     return torch.cat([rows, rows[:, -1:]], dim=1) if width % 2 else rows
 
 
+# No encoder delay comes near this many ticks (6.6 hours at 90 kHz): a dts this far before its pts
+# was never set.
+_MAX_DTS_DELAY = 2**31
+
+
+def _dts_repair(first: av.Packet) -> int:
+    """The shift that makes a chunk's decode timestamps valid, from its first packet.
+
+    libx265 (through FFmpeg) leaves the dts of a one- or two-frame stream unset: the first packet
+    arrives with a dts of about -4.9e18 and the next ones at the same offset (seen with x265 4.2),
+    which the MP4 muxer refuses. Their differences are still right, so the whole chunk moves to
+    start one tick before its first pts, as a real one-frame reorder delay would.
+    """
+    if first.dts is None or 0 <= first.pts - first.dts <= _MAX_DTS_DELAY:
+        return 0
+    return first.pts - 1 - first.dts
+
+
 class HevcChunkEncoder:
     """Context manager writing HDR10 frames with their source timestamps to an MP4 chunk.
 
@@ -98,6 +116,7 @@ class HevcChunkEncoder:
         self._last_pts: int | None = None
         self._last_duration = 0
         self._held: av.Packet | None = None
+        self._dts_shift: int | None = None
         self._container = av.open(str(self.path), "w", format="mp4")
         try:
             self._stream = self._add_stream(time_base, frame_rate, crf, preset, mastering, threads)
@@ -161,6 +180,10 @@ class HevcChunkEncoder:
         # keeps a sample duration exactly; the assembly reads the last frame's duration there.
         for packet in packets:
             packet.duration = self._durations.pop(packet.pts, 0)
+            if self._dts_shift is None:
+                self._dts_shift = _dts_repair(packet)
+            if self._dts_shift and packet.dts is not None:
+                packet.dts += self._dts_shift
             if self._held is not None:
                 self._container.mux(self._held)
             self._held = packet
