@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .baselines import BASELINES
+from .baselines.lut import Lut3d
 from .engine import InferenceEngine
 from .frame_stream import as_unit_float, window_batches
 from .network import VARIANTS, DSLNet, load_checkpoint
@@ -32,6 +33,7 @@ from .precision import Precision, autocast, resolve_device
 from .windows import window_plan
 
 CONVERTERS = ("dslnet", *BASELINES)
+LUT_BASELINES = ("bt2408", "bt2446a")  # where a 3D LUT beats the formula on speed (`baselines/lut.py`)
 
 
 class Converter:
@@ -90,6 +92,12 @@ class Converter:
 
 
 @functools.lru_cache(maxsize=4)
+def _cached_lut(name: str, device: torch.device) -> Lut3d:
+    """A baseline's 3D LUT on `device`, built once per process (tens of ms)."""
+    return Lut3d(BASELINES[name], device=device)
+
+
+@functools.lru_cache(maxsize=4)
 def _cached_model(path: Path, modified_ns: int, device: torch.device) -> DSLNet:
     """A checkpoint's model ready on `device`, loaded once per process (keyed by file version)."""
     return InferenceEngine(load_checkpoint(path), device).model
@@ -104,12 +112,17 @@ def load_converter(
     batch_size: int = 4,
     tile_size: int | None = None,
     tile_overlap: int = 32,
+    exact: bool = False,
 ) -> Converter:
     """A converter by name: "dslnet" (weights: a checkpoint from `save_checkpoint`; variant: a
-    rung or variant name that the checkpoint must match), "bt2408" or "bt2446a"."""
+    rung or variant name that the checkpoint must match), "bt2408" or "bt2446a" (those in
+    `LUT_BASELINES` run through a 3D LUT within 1/1023 PQ of the formula; exact=True applies the
+    formula itself, the reference)."""
     if name in BASELINES:
         if weights is not None or variant is not None:
             raise ValueError(f"{name} is a fixed formula: it takes no weights or variant")
+        if name in LUT_BASELINES and not exact:
+            return Converter(name, _cached_lut(name, resolve_device(device)), device, precision, batch_size)
         return Converter(name, BASELINES[name], device, precision, batch_size)
     if name != "dslnet":
         raise ValueError(f"unknown converter {name!r}; choose from {', '.join(CONVERTERS)}")

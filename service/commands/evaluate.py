@@ -29,7 +29,8 @@ def _models(specs: list[str] | None, device: str) -> dict:
         if label in models:
             raise ValueError(f"--model {label} given twice")
         if label in FORMULAS:
-            models[label] = converter.load_converter(label, weights=weights or None, device=device)
+            # The reference formula, not its 3D LUT: the report compares methods, not approximations.
+            models[label] = converter.load_converter(label, weights=weights or None, device=device, exact=True)
         elif not weights:
             raise ValueError(
                 f"--model {label}: not a formula ({', '.join(FORMULAS)}); give DSLNet weights as {label}=PATH"
