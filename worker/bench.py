@@ -1,150 +1,180 @@
-"""`hdrtv bench`: throughput of each stage of a conversion on this machine, measured in one run.
+"""`hdrtv bench`: where a conversion's time goes on this machine, measured in one run per frame size.
 
-Stages, each timed alone over the same frames: decode (H.264 -> BT.709 R'G'B'), model (SDR ->
-HDR10 frames), encode (HDR10 -> HEVC Main 10). For DSLNet the model stage runs twice, with the
-engine's per-frame reuse and naively window by window, and reports the ratio. Input is the demo
-clip drawn at the requested size, so content has motion, highlights and a cut.
+Input is the demo clip drawn at each size (motion, highlights and a cut). Per size, over the same
+frames: the stages timed alone (decode, colour conversion, model, HDR10 encode, upload; see
+`bench_stages.py` for what each includes) with frames/s and share of their summed time; the real
+`convert_chunk` end to end, and its ratio to the slowest stage it runs (upload is not part of
+it); for DSLNet the optimisation ladder (`bench_ladder.py`), whose rung in the requested
+precision with every optimisation is the model stage; peak memory. Untrained DSLNet weights are
+used when none are given: speed does not depend on them.
 """
 
 from __future__ import annotations
 
-import platform
+import copy
 import tempfile
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import av
 import torch
-from hdrtv.model import build_dslnet, load_checkpoint
+from hdrtv.model import Converter, build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.engine import InferenceEngine
+from hdrtv.model.precision import resolve_device
 from hdrtv.model.windows import window_plan
 
-from .decode import decode_frames
-from .demo_clip import FPS, write_demo_clip
-from .encode import HevcChunkEncoder
+from .bench_ladder import macs_per_pixel, run_ladder
+from .bench_report import environment, process_peak_rss_bytes
+from .bench_stages import (
+    StageSpeed,
+    clocked,
+    decode_444,
+    encode_seconds,
+    stage_speed,
+    upload_seconds,
+    ycbcr_to_model_input,
+    yuv420p10_seconds,
+)
+from .chunks import Chunk
+from .demo_clip import write_demo_clip
+from .device_peak import device_peak
+from .hdr10_metadata import MasteringDisplay
+from .pipeline import ConvertOptions, convert_chunk
 from .probe import probe
 
-
-@dataclass(frozen=True)
-class StageSpeed:
-    stage: str
-    frames: int
-    seconds: float
-    frames_per_second: float
-    megapixels_per_second: float
+SIZES = ((1920, 1080), (3840, 2160))
 
 
-def _timed(stage: str, frames: int, pixels: int, work: Iterable) -> tuple[StageSpeed, list]:
-    """Drain `work` (a lazy iterable doing the stage's work) against the clock; its items too."""
-    started = time.perf_counter()
-    items = list(work)
-    seconds = time.perf_counter() - started
-    return StageSpeed(stage, frames, seconds, frames / seconds, frames * pixels / seconds / 1e6), items
-
-
-def _engine(
-    weights: Path | None, variant: str, device: str, precision: str, batch_size: int, tile_size: int | None, reuse: bool
-) -> InferenceEngine:
-    model = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
-    return InferenceEngine(model, device, precision, batch_size, tile_size, reuse=reuse)
-
-
-def run_benchmark(
-    width: int = 1920,
-    height: int = 1080,
+def run_benchmarks(
+    sizes: list[tuple[int, int]] | tuple[tuple[int, int], ...] = SIZES,
     frames: int = 10,
     model: str = "dslnet",
     weights: Path | None = None,
     variant: str = "M7",
-    device: str = "cpu",
-    precision: str = "fp32",
+    device: str = "auto",
+    precision: str = "auto",
     batch_size: int = 2,
     tile_size: int | None = None,
     preset: str = "medium",
+    upload_uri: str | None = None,
+    peak_tflops: float | None = None,
 ) -> dict:
-    """Stage speeds at (width, height) over `frames` frames; untrained DSLNet weights when none are
-    given (speed does not depend on them). Returns a JSON-ready dict."""
+    """Every size's measurements under the machine and software they ran on; JSON-ready.
+    precision "auto" is the product's: bf16 on CUDA, fp32 on the CPU."""
+    resolved = resolve_device(device)
+    precision = ("bf16" if resolved.type == "cuda" else "fp32") if precision == "auto" else precision
+    network, label = None, model
+    if model == "dslnet":
+        network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
+        label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {variant} (untrained)"
+    options = (model, label, network, resolved, precision, batch_size, tile_size, preset, upload_uri, peak_tflops)
+    runs = [_run_size(w, h, frames, *options) for w, h in sizes]
+    return {"environment": environment(resolved), "runs": runs}
+
+
+def _run_size(
+    width: int,
+    height: int,
+    frames: int,
+    model: str,
+    label: str,
+    network: torch.nn.Module | None,
+    device: torch.device,
+    precision: str,
+    batch_size: int,
+    tile_size: int | None,
+    preset: str,
+    upload_uri: str | None,
+    peak_tflops: float | None,
+) -> dict:
     pixels = width * height
     with tempfile.TemporaryDirectory(prefix="hdrtv-bench-") as scratch:
         first = frames // 2
-        clip = write_demo_clip(Path(scratch) / "bench.mp4", width, height, (first, frames - first))
-        info = probe(clip)
-        decode, sdr = _timed("decode", frames, pixels, decode_frames(info))
-        stages = [decode]
-        reuse_speedup = None
-        if model == "dslnet":
-            reused = _engine(weights, variant, device, precision, batch_size, tile_size, reuse=True)
-            naive = _engine(weights, variant, device, precision, batch_size, tile_size, reuse=False)
-            windows = window_plan(frames, reused.radius, [0, first])
-            model_stage, hdr = _timed("model", frames, pixels, reused.run(sdr, windows))
-            naive_stage, _ = _timed("model (no per-frame reuse)", frames, pixels, naive.run(sdr, windows))
-            stages += [model_stage, naive_stage]
-            reuse_speedup = naive_stage.seconds / model_stage.seconds
+        info = probe(write_demo_clip(Path(scratch) / "bench.mp4", width, height, (first, frames - first)))
+        ycbcr, decode_s = decode_444(info)
+        sdr, to_rgb_s = ycbcr_to_model_input(info, ycbcr)
+        del ycbcr
+        windows = window_plan(frames, network.radius if network is not None else 0, [0, first])
+        if network is not None:
+            ladder, hdr = run_ladder(network, device, sdr, windows, batch_size, tile_size, peak_tflops, precision)
+            top = [row for row in ladder if row["precision"] == precision][-1]
+            model_s, cuda_peak = top["seconds"], top["peak_memory_bytes"]
+            converter = Converter("dslnet", copy.deepcopy(network), device, precision, batch_size, tile_size)
         else:
-            formula = BASELINES[model]
-            unit = (torch.from_numpy(frame.astype("float32") / 65535) for frame in sdr)
-            model_stage, hdr = _timed("model", frames, pixels, (formula(frame) for frame in unit))
-            stages.append(model_stage)
-        encode_path = Path(scratch) / "encoded.mp4"
-
-        def encode() -> Iterator[None]:
-            with HevcChunkEncoder(encode_path, width, height, info.time_base, info.frame_rate, preset=preset) as out:
-                for index, frame in enumerate(hdr):
-                    yield out.write(frame, pts=info.frame_pts[index])
-
-        stages.append(_timed("encode", frames, pixels, encode())[0])
-    slowest = min(stage.frames_per_second for stage in stages if "no per-frame" not in stage.stage)
+            ladder, cuda_peak = [], None
+            converter = Converter(model, BASELINES[model], device, precision, batch_size)
+            hdr, model_s = clocked(lambda: torch.stack(list(converter.run(sdr, windows))))
+        from_rgb_s = yuv420p10_seconds(list(hdr))
+        chunk_path = Path(scratch) / f"hdrtv-bench-{width}x{height}.mp4"
+        encode_s = encode_seconds(info, list(hdr), chunk_path, preset) - from_rgb_s
+        upload_target, upload_s = upload_seconds(chunk_path, upload_uri or f"file://{scratch}/uploaded")
+        e2e_s = clocked(
+            lambda: convert_chunk(
+                info,
+                Chunk(0, 0, frames, 0, frames),
+                [0, first],
+                converter,
+                Path(scratch) / "end_to_end.mp4",
+                MasteringDisplay(),
+                ConvertOptions(preset=preset),
+            )
+        )[1]
+    stages = [
+        stage_speed("decode", frames, pixels, decode_s),
+        stage_speed("colour conversion", frames, pixels, to_rgb_s + from_rgb_s),
+        stage_speed("model", frames, pixels, model_s),
+        stage_speed("HDR10 encode", frames, pixels, encode_s),
+        stage_speed("upload", frames, pixels, upload_s),
+    ]
+    slowest = min(stages[:4], key=lambda stage: stage.frames_per_second)  # what convert_chunk runs
+    e2e_fps = frames / e2e_s
     return {
         "size": f"{width}x{height}",
         "frames": frames,
-        "model": model if model != "dslnet" else f"dslnet {variant}",
-        "device": _device_name(device),
+        "model": label,
         "precision": precision,
         "batch_size": batch_size,
         "tile_size": tile_size,
         "x265_preset": preset,
-        "stages": [asdict(stage) for stage in stages],
-        "slowest_stage_frames_per_second": slowest,
-        "reuse_speedup": reuse_speedup,
-        "software": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "av": av.__version__,
-            "ffmpeg": ".".join(map(str, av.ffmpeg_version_info)) if hasattr(av, "ffmpeg_version_info") else None,
+        "upload_target": upload_target,
+        "stages": _with_shares(stages),
+        "colour_conversion_seconds": {"ycbcr_to_rgb": to_rgb_s, "to_yuv420p10": from_rgb_s},
+        "slowest_stage": {"stage": slowest.stage, "frames_per_second": slowest.frames_per_second},
+        "end_to_end": {
+            "seconds": e2e_s,
+            "frames_per_second": e2e_fps,
+            "ratio_to_slowest_stage": e2e_fps / slowest.frames_per_second,
         },
-        "source_fps": FPS,
+        "model_throughput": _model_throughput(stages[2], network, device, precision, peak_tflops, pixels),
+        "ladder": ladder,
+        "peak_memory": {"process_max_rss_bytes": process_peak_rss_bytes(), "cuda_model_bytes": cuda_peak},
     }
 
 
-def _device_name(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    cpuinfo = Path("/proc/cpuinfo")
-    names = (
-        [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        if cpuinfo.exists()
-        else []
-    )
-    return f"{names[0] if names else platform.machine()} ({torch.get_num_threads()} threads)"
+def _with_shares(stages: list[StageSpeed]) -> list[dict]:
+    total = sum(stage.seconds for stage in stages)
+    return [asdict(stage) | {"share_of_stage_time": stage.seconds / total} for stage in stages]
 
 
-def format_markdown(result: dict) -> str:
-    """The stage table of a `run_benchmark` result."""
-    lines = [
-        f"{result['model']} at {result['size']} on {result['device']}, {result['precision']}, "
-        f"{result['frames']} frames, x265 {result['x265_preset']}",
-        "",
-        "| stage | frames/s | megapixels/s | seconds |",
-        "|---|---:|---:|---:|",
-    ]
-    for stage in result["stages"]:
-        lines.append(
-            f"| {stage['stage']} | {stage['frames_per_second']:.2f} | "
-            f"{stage['megapixels_per_second']:.2f} | {stage['seconds']:.2f} |"
-        )
-    if result["reuse_speedup"] is not None:
-        lines.append(f"\nper-frame reuse speed-up over window-by-window: {result['reuse_speedup']:.2f}x")
-    return "\n".join(lines)
+def _model_throughput(
+    stage: StageSpeed,
+    network: torch.nn.Module | None,
+    device: torch.device,
+    precision: str,
+    peak_tflops: float | None,
+    pixels: int,
+) -> dict:
+    """The model stage's speed and, for DSLNet, its achieved TFLOP/s against the device's peak."""
+    result = {"frames_per_second": stage.frames_per_second, "megapixels_per_second": stage.megapixels_per_second}
+    if network is None:
+        absent = ("macs_per_pixel", "achieved_tflops", "peak_tflops", "fraction_of_peak", "peak_source")
+        return result | dict.fromkeys(absent)
+    macs = macs_per_pixel(network)
+    achieved = macs * 2 * pixels * stage.frames_per_second / 1e12
+    peak = device_peak(device, precision, peak_tflops)
+    return result | {
+        "macs_per_pixel": macs,
+        "achieved_tflops": achieved,
+        "peak_tflops": peak.tflops,
+        "fraction_of_peak": achieved / peak.tflops if peak.tflops else None,
+        "peak_source": peak.source,
+    }

@@ -42,18 +42,26 @@ def _export_onnx(args: argparse.Namespace) -> None:
         raise ValueError(f"exported model disagrees with PyTorch: max abs error {error:.2e} > {ONNX_TOLERANCE}")
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frame size must look like 1920x1080, got {text!r}") from None
+    if width < 2 or height < 2 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"frame size must be even and at least 2x2, got {text!r}")
+    return width, height
+
+
 def _bench(args: argparse.Namespace) -> None:
     import json
 
-    from hdrtv.worker.bench import format_markdown, run_benchmark
+    from hdrtv.worker.bench import SIZES, run_benchmarks
+    from hdrtv.worker.bench_report import format_markdown
 
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size must look like 1920x1080, got {args.size!r}") from None
-    result = run_benchmark(
-        width,
-        height,
+    if args.frames < 3:  # two shots; and x265 chunks of 2 frames can fail to mux (FFmpeg "not yet implemented")
+        raise ValueError(f"--frames must be at least 3, got {args.frames}")
+    result = run_benchmarks(
+        args.size or SIZES,
         args.frames,
         args.model,
         args.weights,
@@ -63,26 +71,46 @@ def _bench(args: argparse.Namespace) -> None:
         args.batch_size,
         args.tile_size,
         args.preset,
+        args.upload_uri,
+        args.peak_tflops,
     )
-    print(format_markdown(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    markdown = format_markdown(result)
+    print(markdown, end="")
+    for path, text in ((args.json, json.dumps(result, indent=2) + "\n"), (args.markdown, markdown)):
+        if path is not None:
+            path.write_text(text)
+            print(f"wrote {path}")
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    bench = commands.add_parser("bench", help="decode, model and encode throughput on this machine")
-    bench.add_argument("--size", default="1920x1080", help="frame size WIDTHxHEIGHT (even)")
-    bench.add_argument("--frames", type=int, default=10, help="frames to time per stage")
+    bench = commands.add_parser(
+        "bench", help="per-stage, end-to-end and model throughput and the optimisation ladder on this machine"
+    )
+    bench.add_argument(
+        "--size",
+        type=_frame_size,
+        action="append",
+        help="frame size WIDTHxHEIGHT (even); repeat for several (default: 1920x1080 and 3840x2160)",
+    )
+    bench.add_argument("--frames", type=int, default=10, help="frames to time per stage (at least 3)")
     bench.add_argument("--model", default="dslnet", choices=("dslnet", "bt2408", "bt2446a"))
     bench.add_argument("--weights", type=Path, default=None, help="DSLNet checkpoint (default: untrained)")
     bench.add_argument("--variant", default="M7", help="DSLNet rung/variant when no --weights")
-    bench.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    bench.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    bench.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto (CUDA when present)")
+    bench.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="auto: bf16 on CUDA, else fp32"
+    )
     bench.add_argument("--batch-size", type=int, default=2)
     bench.add_argument("--tile-size", type=int, default=None)
-    bench.add_argument("--preset", default="medium", help="x265 preset for the encode stage")
+    bench.add_argument("--preset", default="medium", help="x265 preset of the encode stage")
+    bench.add_argument(
+        "--upload-uri",
+        default=None,
+        help="s3:// (or file://) prefix the upload stage writes to (default: a local scratch folder)",
+    )
+    bench.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, overriding the lookup")
     bench.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    bench.add_argument("--markdown", type=Path, default=None, help="also write the tables as markdown here")
     bench.set_defaults(run=_bench)
 
     info = commands.add_parser(
