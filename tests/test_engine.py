@@ -1,6 +1,8 @@
 """InferenceEngine: DSLNet over streams of windows, with per-frame reuse, tiles, lazy reading and
 chunk-invariant results; and `Converter.run`, the one streaming call for every converter."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -171,7 +173,7 @@ def test_chunks_give_bitwise_the_frames_of_one_pass(k, cuts):
 
 def test_baseline_converters_stream_each_windows_centre_frame():
     frames, windows = _frames(4, 8, 12), window_plan(4, 2, [2])  # window 1 is (0, 0, 1, 1, 1)
-    out = _run(load_converter("bt2446a", batch_size=3), frames, windows)
+    out = _run(load_converter("bt2446a", batch_size=3, exact=True), frames, windows)
     torch.testing.assert_close(out, BASELINES["bt2446a"](frames).clamp(0, 1), rtol=0, atol=1e-6)
 
 
@@ -181,3 +183,28 @@ def test_dslnet_converter_streams_like_convert_and_loads_its_weights_once(tmp_pa
     assert one.model is two.model
     frames = _frames(4, 16, 24)
     torch.testing.assert_close(_run(one, frames, window_plan(4, 2)), one.convert(frames), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("tile_size", [None, 64])
+def test_channels_last_engine_equals_the_eager_nchw_network_to_float_rounding(tile_size):
+    """Width 64 takes the CPU fast path (channels-last, fused in-place modulation, channels-last
+    deformable columns and spatial map); it only reassociates float sums, so it matches the plain
+    fp32 NCHW network: on whole frames the network itself, on tiles the same engine kept NCHW."""
+    torch.manual_seed(0)
+    model = build_dslnet("M7")
+    torch.nn.init.normal_(model.dmfa.offsets.head.weight, std=1e-2)
+    torch.nn.init.normal_(model.dmfa.offsets.head.bias, std=1e-2)
+    with torch.no_grad():
+        model.lkqe.body[-1].bias.fill_(0.5)
+    model.eval()
+    frames, windows = _frames(6), window_plan(6, 2, emit=range(2, 4))
+    if tile_size is None:
+        reference = _direct(model, frames, windows)
+    else:
+        nchw = InferenceEngine(copy.deepcopy(model), batch_size=2, tile_size=tile_size, tile_overlap=16, tile_ramp=8)
+        nchw.model.to(memory_format=torch.contiguous_format)
+        reference = _run(nchw, frames, windows)
+    engine = InferenceEngine(copy.deepcopy(model), batch_size=2, tile_size=tile_size, tile_overlap=16, tile_ramp=8)
+    assert engine.model.lkqe.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    out = _run(engine, frames, windows)
+    assert (out - reference).abs().max() < 1e-5

@@ -45,9 +45,22 @@ def modulated_deform_conv2d(
     sampled = F.grid_sample(
         x.reshape(n * g, c_in // g, h, w), grid, mode="bilinear", padding_mode="zeros", align_corners=True
     )  # (n*g, c_in/g, taps*h, w)
-    sampled = sampled.reshape(n, g, c_in // g, taps, h, w) * mask.reshape(n, g, 1, taps, h, w)
-    columns = sampled.reshape(n, c_in * taps, h, w)  # channel-major, tap-minor, as weight.flatten(1)
+    sampled = sampled.reshape(n, g, c_in // g, taps, h, w)
+    mask = mask.reshape(n, g, 1, taps, h, w)
+    if _channels_last(weight) and not torch.is_grad_enabled():
+        # Write the masked samples straight into channels-last columns (one pass), so the 1 x 1
+        # convolution runs oneDNN's channels-last kernel and hands channels-last features on.
+        dtype = torch.result_type(sampled, mask)
+        columns = torch.empty(n, c_in * taps, h, w, device=x.device, dtype=dtype, memory_format=torch.channels_last)
+        as_6d = columns.permute(0, 2, 3, 1).view(n, h, w, g, c_in // g, taps).permute(0, 3, 4, 5, 1, 2)
+        torch.mul(sampled, mask, out=as_6d)
+    else:
+        columns = (sampled * mask).reshape(n, c_in * taps, h, w)  # channel-major, tap-minor, as weight.flatten(1)
     return F.conv2d(columns, weight.reshape(weight.shape[0], c_in * taps, 1, 1), bias)
+
+
+def _channels_last(t: Tensor) -> bool:
+    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
 
 
 class ModulatedDeformConv2d(nn.Module):

@@ -8,6 +8,7 @@ ablation ladder's ResNet rungs (M0..M5 for the enhancement module).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from .depthwise_conv import DepthwiseConv2d
@@ -24,10 +25,20 @@ class ResidualBlock(nn.Module):
             spatial: nn.Module = DepthwiseConv2d(channels, LARGE_KERNEL)
         else:
             spatial = nn.Conv2d(channels, channels, 3, padding=1)
-        self.body = nn.Sequential(nn.ReLU(), spatial, nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1))
+        conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.body = nn.Sequential(nn.ReLU(), spatial, nn.ReLU(inplace=True), conv)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
+        return add_to_fresh(self.body(x), x)
+
+
+def add_to_fresh(fresh: Tensor, other: Tensor) -> Tensor:
+    """`fresh + other`, written into `fresh` (a tensor nothing else holds, such as a convolution's
+    output) when that keeps the result's dtype, which spares allocating a full-size tensor."""
+    same_shape = fresh.shape == torch.broadcast_shapes(fresh.shape, other.shape)
+    if same_shape and torch.result_type(fresh, other) == fresh.dtype:
+        return fresh.add_(other)
+    return fresh + other
 
 
 def residual_stack(channels: int, blocks: int, large_kernel: bool) -> nn.Sequential:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers.residual import residual_stack
+from ..layers.residual import add_to_fresh, residual_stack
 
 MODULATIONS = ("temporal", "channel", "spatial")
 STEPS = 3  # [ReLU, Conv1x1, CFM, SFM] repeats
@@ -89,9 +89,14 @@ def upsample_crop(low: Tensor, frame_size: tuple[int, int], origin: tuple[int, i
     """The (h, w) crop at `origin` of `low` (n, c, h', w') bilinearly upsampled to `frame_size`.
 
     Equals `F.interpolate(low, frame_size, mode="bilinear")[..., y0:y0+h, x0:x0+w]` without
-    building the full-size map, so a tile costs only its own pixels.
+    building the full-size map, so a tile costs only its own pixels. The whole frame takes
+    `F.interpolate` itself, which keeps `low`'s memory format (channels-last in, channels-last
+    out: the activations it modulates are channels-last on CPUs) and runs ~4x faster than
+    `grid_sample`; the two agree to float rounding.
     """
     (frame_h, frame_w), (y0, x0), (h, w) = frame_size, origin, size
+    if (y0, x0) == (0, 0) and (h, w) == (frame_h, frame_w):
+        return F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
     ys = (2 * torch.arange(y0, y0 + h, device=low.device, dtype=low.dtype) + 1) / frame_h - 1
     xs = (2 * torch.arange(x0, x0 + w, device=low.device, dtype=low.dtype) + 1) / frame_w - 1
     grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)
@@ -123,11 +128,17 @@ class ModulationInputs:
 
 
 def modulate(x: Tensor, params: Tensor) -> Tensor:
-    """`x * A + B` with params (n, 2c) or (n, 2c, h, w) split into (A, B); x: (n, c, h, w)."""
+    """`x * A + B` with params (n, 2c) or (n, 2c, h, w) split into (A, B); x: (n, c, h, w).
+
+    One fused pass (`addcmul`). Without autograd it overwrites `x` (callers pass a fresh
+    activation they no longer need) when the dtypes agree, so no full-size tensor is allocated.
+    """
     if params.dim() == 2:
-        params = params[:, :, None, None]
+        params = params[:, :, None, None]  # broadcasts as (n, c, 1, 1) over any memory format
     scale, shift = params.chunk(2, dim=1)
-    return x * scale + shift
+    if not torch.is_grad_enabled() and x.dtype == scale.dtype:
+        return torch.addcmul(shift, x, scale, out=x)
+    return torch.addcmul(shift, x, scale)
 
 
 class STFM(nn.Module):
@@ -165,9 +176,9 @@ class STFM(nn.Module):
         if residual_branch:
             self.residual = nn.Sequential(
                 nn.Conv2d(width, width, 3, padding=1),
-                nn.LeakyReLU(0.2),
+                nn.LeakyReLU(0.2, inplace=True),
                 nn.Conv2d(width, width, 3, padding=1),
-                nn.LeakyReLU(0.2),
+                nn.LeakyReLU(0.2, inplace=True),
                 residual_stack(width, 4, large_kernel=True),
                 nn.Conv2d(width, width, 3, padding=1),
             )
@@ -209,13 +220,20 @@ class STFM(nn.Module):
         channel = inputs.channel.chunk(STEPS, dim=1) if inputs.channel is not None else None
         spatial = None
         if inputs.spatial is not None:
-            spatial = upsample_crop(inputs.spatial, frame_size, origin, x.shape[-2:]).chunk(STEPS, dim=1)
+            # The map in the activations' memory format, so `modulate` meets matching strides.
+            low = inputs.spatial.contiguous(memory_format=_memory_format(out))
+            spatial = upsample_crop(low, frame_size, origin, x.shape[-2:]).chunk(STEPS, dim=1)
         for step, conv in enumerate(self.trunk):
-            out = conv(F.relu(out))
+            out = conv(F.relu_(out))  # `out` is a fresh activation used only here
             if channel is not None:
                 out = modulate(out, channel[step])
             if spatial is not None:
                 out = modulate(out, spatial[step])
         if self.residual is not None:
-            out = out + self.residual(x)
+            out = add_to_fresh(self.residual(x), out)
         return out
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
