@@ -109,14 +109,15 @@ def test_worker_processes_load_the_same_batches(dataset, tmp_path):
     assert all(torch.equal(tensor, b["state_dict"][name]) for name, tensor in a["state_dict"].items())
 
 
-def test_interrupt_writes_last_and_the_run_resumes(dataset, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_last_and_the_run_resumes(dataset, tmp_path, signum):
     cfg = config(dataset, iterations=100_000, log_every=1, val_every=100_000, checkpoint_every=100_000)
     stop = threading.Event()
 
     def interrupt_once_logging() -> None:
         while not stop.is_set() and not ((tmp_path / "log.csv").is_file() and len(log_rows(tmp_path)) >= 3):
             time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
 
     thread = threading.Thread(target=interrupt_once_logging)
     thread.start()
@@ -129,6 +130,7 @@ def test_interrupt_writes_last_and_the_run_resumes(dataset, tmp_path):
     step = torch.load(tmp_path / "last.pt", weights_only=True)["step"]
     assert 3 <= step < 100_000
     assert train(replace(cfg, iterations=step + 2), tmp_path, progress=False).steps == step + 2
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
 
 
 def test_config_refuses_unknown_keys_and_a_changed_resume(dataset, tmp_path):

@@ -233,22 +233,27 @@ def _atomic_save(model: DSLNet, path: Path, **extra: object) -> None:
 
 @contextlib.contextmanager
 def _deferred_interrupt() -> Iterator[threading.Event]:
-    """Ctrl-C sets the event, which the loop checks between steps, so last.pt never holds half a
-    step; a second Ctrl-C interrupts at once. Off the main thread signals cannot be caught: no-op."""
+    """Ctrl-C (SIGINT) or a shutdown (SIGTERM, as a machine or session going away sends) sets the
+    event, which the loop checks between steps, so last.pt never holds half a step; a second
+    signal interrupts at once. Off the main thread signals cannot be caught: no-op."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    # A handler installed outside Python reads as None: restore Python's own default then.
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {s: signal.getsignal(s) or defaults[s] for s in signals}
 
     def handler(signum: int, frame: object) -> None:
         event.set()
-        signal.signal(signal.SIGINT, previous)
+        for s in signals:
+            signal.signal(s, previous[s])
 
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # installed outside Python: nothing to restore to but Python's default
-        previous = signal.default_int_handler
-    signal.signal(signal.SIGINT, handler)
+    for s in signals:
+        signal.signal(s, handler)
     try:
         yield event
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s in signals:
+            signal.signal(s, previous[s])
