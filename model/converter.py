@@ -39,8 +39,8 @@ LUT_BASELINES = ("bt2408", "bt2446a")  # where a 3D LUT beats the formula on spe
 class Converter:
     """Converts SDR frames to HDR10 frames with one model on one device.
 
-    DSLNet runs through an `InferenceEngine` (tile_size, tile_overlap: see there); a baseline is
-    a per-pixel formula applied to each window's centre frame.
+    DSLNet runs through an `InferenceEngine` (tile_size, tile_overlap, compile: see there); a
+    baseline is a per-pixel formula applied to each window's centre frame.
     """
 
     def __init__(
@@ -50,8 +50,9 @@ class Converter:
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
         batch_size: int = 4,
-        tile_size: int | None = None,
+        tile_size: int | str | None = None,
         tile_overlap: int = 32,
+        compile: bool = False,
     ) -> None:
         self.name = name
         self.device = resolve_device(device)
@@ -61,7 +62,9 @@ class Converter:
         self.model = model
         self.engine = None
         if isinstance(model, DSLNet):
-            self.engine = InferenceEngine(model, self.device, precision, batch_size, tile_size, tile_overlap)
+            self.engine = InferenceEngine(
+                model, self.device, precision, batch_size, tile_size, tile_overlap, compile=compile
+            )
             self.model = self.engine.model
 
     @property
@@ -110,14 +113,16 @@ def load_converter(
     device: str | torch.device = "cpu",
     precision: Precision = "fp32",
     batch_size: int = 4,
-    tile_size: int | None = None,
+    tile_size: int | str | None = None,
     tile_overlap: int = 32,
     exact: bool = False,
+    compile: bool = False,
 ) -> Converter:
     """A converter by name: "dslnet" (weights: a checkpoint from `save_checkpoint`; variant: a
-    rung or variant name that the checkpoint must match), "bt2408" or "bt2446a" (those in
+    rung or variant name that the checkpoint must match; tile_size: pixels, None or "auto";
+    compile: `torch.compile` its local part, see `engine.py`), "bt2408" or "bt2446a" (those in
     `LUT_BASELINES` run through a 3D LUT within 1/1023 PQ of the formula; exact=True applies the
-    formula itself, the reference)."""
+    formula itself, the reference; tiles and compile do not apply)."""
     if name in BASELINES:
         if weights is not None or variant is not None:
             raise ValueError(f"{name} is a fixed formula: it takes no weights or variant")
@@ -137,4 +142,4 @@ def load_converter(
             raise ValueError(f"unknown DSLNet variant {variant!r}; choose from {', '.join(VARIANTS)}")
         if any(model.config[key] != value for key, value in VARIANTS[variant].items()):
             raise ValueError(f"weights {path} are not a DSLNet {variant}")
-    return Converter("dslnet", model, device, precision, batch_size, tile_size, tile_overlap)
+    return Converter("dslnet", model, device, precision, batch_size, tile_size, tile_overlap, compile)

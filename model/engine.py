@@ -19,6 +19,29 @@ before, so a video converted in chunks equals one converted in one pass. Context
 are computed per window and per frame, and the local part always runs on `batch_size` windows
 (a short last batch is padded with repeats of its last window), since convolution kernels may
 pick another algorithm, and so other rounding, for another batch size.
+
+On CUDA (`overlap=True`) the batches are pipelined: each frame goes host -> device from pinned
+memory on an upload stream, and each batch's output device -> host into pinned memory on a
+download stream, both non-blocking; a batch's output is handed out only once the next batch's
+compute is queued, so the next frames' decoding and upload overlap the current compute. The
+compute stream waits for the uploads and the download waits for the compute through stream
+dependencies and events, never through timing, so the values are those of the synchronous path.
+
+compile=True runs the local part (the per-window / per-tile forward) through `torch.compile`;
+the global context and ConditionNet stay eager (once per window or frame, at whole-frame size).
+dynamic=None ("automatic"): every tensor shape is fixed for a video (padded batches, one tile
+size), so the first graph is static; only the tile origins, Python ints that change from tile to
+tile, turn symbolic when the second tile recompiles, so a tiled frame costs two or three
+compiles instead of one per tile (dynamic=False would specialise every origin and hit dynamo's
+recompile limit, falling back to eager, on frames of more than 8 tiles). The tensors are marked
+static on every call, so a second frame size in the process compiles static kernels again
+rather than turning automatically dynamic. On CUDA the mode is
+"max-autotune-no-cudagraphs": the kernels of a window at video resolution run for milliseconds,
+so launch overhead, which CUDA graphs ("reduce-overhead") remove, is small, while CUDA graphs
+would copy every input into static buffers, hold a private memory pool outside the budget that
+`tile_size="auto"` measures, and re-record per symbolic tile origin. On the CPU inductor's C++
+backend (default mode) needs a C++ compiler. Inductor may reorder float sums: results agree
+with eager to float rounding (tests: 1e-4 max abs on PQ values), not bitwise.
 """
 
 from __future__ import annotations
@@ -33,11 +56,13 @@ from torch import Tensor
 from .frame_stream import FrameStream, window_batches
 from .network import DSLNet, FrameContext
 from .precision import Precision, autocast, resolve_device
-from .tiling import Tile, TileLayout, frame_tiles
+from .tiling import Tile, TileLayout, auto_tile_size, frame_tiles
 
 # torch 2.13's CPU kernels hang on channels-last bf16 depthwise 17x17 convolutions of 8 or 16
 # channels (24 and more are fine); such narrow networks only appear in tests and stay NCHW.
 CHANNELS_LAST_MIN_WIDTH = 32
+CUDA_COMPILE_MODE = "max-autotune-no-cudagraphs"  # why: see the module docstring
+AUTO_TILE_MARGIN = 0.2  # tile_size="auto" plans with this share of the free device memory left over
 
 
 def prepare_model(model: DSLNet, device: torch.device) -> DSLNet:
@@ -52,9 +77,12 @@ def prepare_model(model: DSLNet, device: torch.device) -> DSLNet:
 class InferenceEngine:
     """Runs one DSLNet on one device over streams of windows.
 
-    tile_size: side of the square tiles the local part runs on (even), None for whole frames;
-    tile_overlap: context pixels each tile has on each side of a seam; tile_ramp: width of the
-    cross-fade across each seam (see `tiling.py`); reuse: share per-frame work among windows.
+    tile_size: side of the square tiles the local part runs on (even), None for whole frames,
+    "auto" for the largest that fits the free GPU memory (whole frames on the CPU; chosen once per
+    frame size, so chunks of one video tile alike); tile_overlap: context pixels each tile has on
+    each side of a seam; tile_ramp: width of the cross-fade across each seam (see `tiling.py`);
+    reuse: share per-frame work among windows; compile: `torch.compile` the local part;
+    overlap: on CUDA, pinned-memory copies overlapped with compute (False: synchronous copies).
     """
 
     def __init__(
@@ -63,20 +91,38 @@ class InferenceEngine:
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
         batch_size: int = 4,
-        tile_size: int | None = None,
+        tile_size: int | str | None = None,
         tile_overlap: int = 32,
         tile_ramp: int = 16,
         reuse: bool = True,
+        compile: bool = False,
+        overlap: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.layout = None if tile_size is None else TileLayout(tile_size, tile_overlap, tile_ramp)
+        if isinstance(tile_size, str) and tile_size != "auto":
+            raise ValueError(f"tile_size must be a number of pixels, None or 'auto', got {tile_size!r}")
         self.device = resolve_device(device)
+        self.auto_tiles = tile_size == "auto" and self.device.type == "cuda"
+        fixed = None if tile_size in (None, "auto") else int(tile_size)
+        self.layout = None if fixed is None else TileLayout(fixed, tile_overlap, tile_ramp)
+        self.tile_overlap, self.tile_ramp = tile_overlap, tile_ramp
+        self._auto_layouts: dict[tuple[int, int], TileLayout | None] = {}
         autocast(self.device, precision)  # validates the combination now, not at the first frame
         self.precision = precision
         self.model = prepare_model(model, self.device)
         self.batch_size = batch_size
         self.reuse = reuse
+        self.compile = compile
+        self._local_forward = self.model
+        if compile:
+            mode = CUDA_COMPILE_MODE if self.device.type == "cuda" else None
+            # A wrapper, not `model.compile()`: the model may be shared (`load_converter` caches it).
+            self._local_forward = torch.compile(self.model, dynamic=None, mode=mode)
+        self.overlap = overlap and self.device.type == "cuda"
+        if self.overlap:
+            self._upload = torch.cuda.Stream(self.device)
+            self._download = torch.cuda.Stream(self.device)
 
     @property
     def radius(self) -> int:
@@ -88,32 +134,89 @@ class InferenceEngine:
         on the CPU, in window order."""
         features: dict[int, Tensor] = {}
         tiles: list[Tile] = []
+        pending: tuple[Tensor, torch.cuda.Event] | None = None
         for batch, stream in window_batches(frames, windows, self.batch_size, self._prepare):
             if not tiles:  # the frames' size is known once the first is read; (H, W) is even
-                tiles = frame_tiles(*stream[min(batch[0])].shape[-2:], self.layout, self.device)
-            yield from self._convert(batch, stream, features, tiles)
+                tiles = frame_tiles(*stream[min(batch[0])].shape[-2:], self._layout(stream), self.device)
+            hdr = self._convert(batch, stream, features, tiles)
+            if not self.overlap:
+                yield from hdr.cpu()
+                continue
+            if pending is not None:  # the batch before, handed out while this one computes
+                yield from self._collect(*pending)
+            pending = self._start_download(hdr)
+        if pending is not None:
+            yield from self._collect(*pending)
+
+    def _layout(self, stream: FrameStream) -> TileLayout | None:
+        """The tile layout for the stream's frames: the fixed one, or with tile_size="auto" on
+        CUDA the largest tiles that fit the free memory, chosen once per frame size."""
+        if not self.auto_tiles:
+            return self.layout
+        size = stream.size
+        if size not in self._auto_layouts:
+            free, _ = torch.cuda.mem_get_info(self.device)
+            free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            per_pixel = measure_local_bytes_per_pixel(self.model, self.device, self.precision)
+            height, width = size[0] + size[0] % 2, size[1] + size[1] % 2
+            edge = auto_tile_size(
+                free * (1 - AUTO_TILE_MARGIN), height, width, self.batch_size, per_pixel, self.tile_overlap
+            )
+            self._auto_layouts[size] = None if edge is None else TileLayout(edge, self.tile_overlap, self.tile_ramp)
+        return self._auto_layouts[size]
 
     def _prepare(self, frame: Tensor) -> Tensor:
         """(h, w, 3) unit float -> (3, h, w) on the device, odd sizes replicated to even."""
-        chw = frame.permute(2, 0, 1).to(self.device)
+        if self.overlap:
+            # Pinned staging (PyTorch's host allocator reuses a block only once its copy is done),
+            # copied on the upload stream; the compute stream waits for it in `_convert`.
+            pinned = torch.empty(frame.shape, dtype=frame.dtype, pin_memory=True).copy_(frame)
+            with torch.cuda.stream(self._upload):
+                chw = pinned.to(self.device, non_blocking=True).permute(2, 0, 1)
+            chw.record_stream(torch.cuda.current_stream(self.device))  # used there, freed here later
+        else:
+            chw = frame.permute(2, 0, 1).to(self.device)
         pad_h, pad_w = chw.shape[1] % 2, chw.shape[2] % 2
-        return F.pad(chw[None], (0, pad_w, 0, pad_h), mode="replicate")[0] if pad_h or pad_w else chw
+        if pad_h or pad_w:
+            if self.overlap:
+                torch.cuda.current_stream(self.device).wait_stream(self._upload)
+            chw = F.pad(chw[None], (0, pad_w, 0, pad_h), mode="replicate")[0]
+        return chw
+
+    def _start_download(self, hdr: Tensor) -> tuple[Tensor, torch.cuda.Event]:
+        """Queue the copy of a batch's output (n, h, w, 3) on the device into pinned host memory
+        after the compute that makes it; the event marks its end."""
+        host = torch.empty(hdr.shape, dtype=hdr.dtype, pin_memory=True)
+        self._download.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(self._download):
+            host.copy_(hdr, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(self._download)
+        hdr.record_stream(self._download)  # its memory is not reused before the copy ends
+        return host, done
+
+    @staticmethod
+    def _collect(host: Tensor, done: torch.cuda.Event) -> Iterator[Tensor]:
+        done.synchronize()
+        yield from host
 
     @torch.inference_mode()
     def _convert(
         self, batch: list[tuple[int, ...]], stream: FrameStream, features: dict[int, Tensor], tiles: list[Tile]
     ) -> Tensor:
-        """One batch of windows -> (len(batch), h, w, 3) HDR on the CPU."""
+        """One batch of windows -> (len(batch), h, w, 3) HDR on the device (queued, on CUDA)."""
         for window in batch:
             if len(window) != self.model.num_frames:
                 raise ValueError(f"window {window} has {len(window)} frames, the model needs {self.model.num_frames}")
+        if self.overlap:
+            torch.cuda.current_stream(self.device).wait_stream(self._upload)  # the batch's frames are there
         pad = self.batch_size - len(batch)  # a fixed batch size keeps results batch invariant
         with autocast(self.device, self.precision):
             contexts = [self._context(window, stream, features) for window in batch]
             context = FrameContext.cat(contexts + contexts[-1:] * pad)
             hdr = self._local(batch + batch[-1:] * pad, stream, context, tiles)
         h, w = stream.size
-        return hdr[: len(batch), :, :h, :w].clamp(0, 1).permute(0, 2, 3, 1).cpu()
+        return hdr[: len(batch), :, :h, :w].clamp(0, 1).permute(0, 2, 3, 1)
 
     def _context(self, window: tuple[int, ...], stream: FrameStream, features: dict[int, Tensor]) -> FrameContext:
         """The global parts for one window, from its whole frames; ConditionNet once per frame."""
@@ -135,5 +238,34 @@ class InferenceEngine:
         out = torch.zeros(len(batch), 3, *context.frame_size, device=self.device)
         for tile in tiles:
             x = torch.stack([torch.stack([tile.crop(stream[i]) for i in window]) for window in batch])
-            tile.crop(out).add_(self.model(x, context, (tile.y0, tile.x0)).float() * tile.weight)
+            if self.compile:  # shapes stay static whatever other sizes this process compiled for
+                for tensor in (x, context.offset_kernel, *vars(context.modulation).values()):
+                    if tensor is not None:
+                        torch._dynamo.mark_static(tensor)
+            tile.crop(out).add_(self._local_forward(x, context, (tile.y0, tile.x0)).float() * tile.weight)
         return out
+
+
+def measure_local_bytes_per_pixel(
+    model: DSLNet, device: torch.device, precision: Precision = "fp32", sizes: tuple[int, int] = (128, 256)
+) -> float:
+    """Peak CUDA bytes the local part allocates per pixel of one window's tile: the model run
+    eagerly on square random tiles of two `sizes`, each peak read from
+    `torch.cuda.max_memory_allocated` above what was allocated before it (the tile's stacked
+    input included, as in `_local`); the slope between them, so fixed costs (weights, the
+    context) do not count. CUDA only."""
+    if device.type != "cuda":
+        raise ValueError(f"memory is measured on CUDA devices only, not {device}")
+    peaks = []
+    with torch.inference_mode(), autocast(device, precision):
+        for size in sizes:
+            whole = torch.rand(1, model.num_frames, 3, size, size, device=device)
+            context = model.context(whole)
+            torch.cuda.synchronize(device)
+            before = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            model(whole.clone(), context)
+            peaks.append(torch.cuda.max_memory_allocated(device) - before)
+            del whole, context
+    slope = (peaks[1] - peaks[0]) / (sizes[1] ** 2 - sizes[0] ** 2)
+    return slope if slope > 0 else peaks[1] / sizes[1] ** 2

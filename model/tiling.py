@@ -93,3 +93,36 @@ def frame_tiles(height: int, width: int, layout: TileLayout | None, device: torc
     return [
         Tile(y0, x0, len(wy), len(wx), (wy[:, None] * wx[None, :]).to(device)) for y0, wy in rows for x0, wx in columns
     ]
+
+
+TILE_MULTIPLE = 32  # automatic tile edges are multiples of this (even, and friendly to GPU kernels)
+
+
+def auto_tile_size(
+    free_bytes: float, frame_h: int, frame_w: int, batch_size: int, bytes_per_pixel: float, overlap: int = 32
+) -> int | None:
+    """The tile edge for a device with `free_bytes` to spare: None when the local part fits on
+    whole frames, else the largest multiple of `TILE_MULTIPLE` whose tiles fit.
+
+    bytes_per_pixel: peak bytes the local part allocates per pixel of one window's tile (measured
+    by `engine.measure_local_bytes_per_pixel`); a batch holds `batch_size` windows' tiles at once.
+    The caller leaves its own safety margin out of `free_bytes`. Raises ValueError when not even
+    the smallest tile `TileLayout` accepts for `overlap` fits.
+    """
+    if frame_h < 1 or frame_w < 1 or batch_size < 1 or bytes_per_pixel <= 0:
+        raise ValueError(f"bad frame {frame_h}x{frame_w}, batch {batch_size} or bytes/pixel {bytes_per_pixel}")
+
+    def fits(height: int, width: int) -> bool:
+        return batch_size * bytes_per_pixel * height * width <= free_bytes
+
+    if fits(frame_h, frame_w):
+        return None
+    smallest = TILE_MULTIPLE * math.ceil((2 * overlap + 2) / TILE_MULTIPLE)
+    # From the largest edge that still cuts the frame (an edge >= both sides is the whole frame).
+    for size in range((max(frame_h, frame_w) - 1) // TILE_MULTIPLE * TILE_MULTIPLE, smallest - 1, -TILE_MULTIPLE):
+        if fits(min(size, frame_h), min(size, frame_w)):
+            return size
+    raise ValueError(
+        f"{free_bytes / 2**20:.0f} MiB free holds no {smallest} px tile of {batch_size} window(s) at "
+        f"{bytes_per_pixel:.0f} bytes/pixel: lower the batch size or free device memory"
+    )

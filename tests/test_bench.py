@@ -5,7 +5,9 @@ import json
 import pytest
 import torch
 from hdrtv.model import build_dslnet, save_checkpoint
+from hdrtv.model.windows import window_plan
 from hdrtv.service.cli import main
+from hdrtv.worker.bench_ladder import run_ladder
 from hdrtv.worker.device_peak import _cuda_peak, device_peak
 
 STAGES = ["decode", "colour conversion", "model", "HDR10 encode", "upload"]
@@ -19,6 +21,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     json_path, markdown_path = folder / "bench.json", folder / "bench.md"
     argv = ["bench", "--size", "64x48", "--size", "32x16", "--frames", "3", "--weights", str(weights)]
     argv += ["--device", "cpu", "--preset", "ultrafast", "--json", str(json_path), "--markdown", str(markdown_path)]
+    argv += ["--no-compile"]  # the compile rung compiles per size (tens of seconds): tested on its own below
     assert main(argv) == 0
     return json.loads(json_path.read_text()), markdown_path.read_text()
 
@@ -105,3 +108,28 @@ def test_bench_refuses_bad_sizes_and_too_few_frames(capsys):
     assert "even" in capsys.readouterr().err
     assert main(["bench", "--size", "64x48", "--frames", "2"]) == 2
     assert "at least 3" in capsys.readouterr().err
+
+
+def test_compile_rung_is_timed_against_the_same_rung_eager_and_checked_against_fp32_eager():
+    """One compile of a tiny DSLNet on the CPU (tens of seconds): the rung builds on the top
+    rung of the product's precision, its output stays within 1e-4 of the baseline's, and the
+    model stage's output is the eager top's."""
+    torch.manual_seed(0)
+    model = build_dslnet("M7", width=8, condition_channels=8).eval()
+    frames = list(torch.rand(4, 32, 48, 3))
+    rows, chosen = run_ladder(model, torch.device("cpu"), frames, window_plan(4, 2), 2, None, 1.0, "fp32")
+    names = [row["name"] for row in rows]
+    assert names[-1] == "+ torch.compile (fp32)" and "+ bf16 autocast" in names
+    top, compiled = rows[names.index("+ batch 2")], rows[-1]
+    assert compiled["compile"] and not top["compile"] and compiled["precision"] == "fp32"
+    assert {k: v for k, v in compiled.items() if k in ("reuse", "batch_size", "channels_last")} == {
+        "reuse": True,
+        "batch_size": 2,
+        "channels_last": False,
+    }
+    assert compiled["speedup_over_previous"] == pytest.approx(top["seconds"] / compiled["seconds"])
+    assert compiled["accuracy"]["max_abs_error"] <= 1e-4
+    assert compiled["accuracy"]["psnr_db"] is None or compiled["accuracy"]["psnr_db"] > 80
+    eager, _ = run_ladder(model, torch.device("cpu"), frames, window_plan(4, 2), 2, None, 1.0, "fp32", compile=False)
+    assert "+ torch.compile (fp32)" not in [row["name"] for row in eager]
+    assert chosen.shape == (4, 32, 48, 3)

@@ -12,7 +12,7 @@ from hdrtv.model.engine import InferenceEngine
 from hdrtv.model.frame_stream import window_batches
 from hdrtv.model.metrics import psnr
 from hdrtv.model.network import build_dslnet, save_checkpoint
-from hdrtv.model.tiling import TileLayout, frame_tiles
+from hdrtv.model.tiling import TileLayout, auto_tile_size, frame_tiles
 from hdrtv.model.windows import window_plan
 
 
@@ -208,3 +208,57 @@ def test_channels_last_engine_equals_the_eager_nchw_network_to_float_rounding(ti
     assert engine.model.lkqe.body[0].weight.is_contiguous(memory_format=torch.channels_last)
     out = _run(engine, frames, windows)
     assert (out - reference).abs().max() < 1e-5
+
+
+def _compile_model(width):
+    torch.manual_seed(0)
+    model = build_dslnet("M7", width=width, condition_channels=8)
+    torch.nn.init.normal_(model.dmfa.offsets.head.weight, std=1e-2)
+    with torch.no_grad():
+        model.lkqe.body[-1].bias.fill_(0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize(
+    "width, tile_size",
+    [(8, 32), (32, None)],  # NCHW with 2 tiles (origins vary: context and tiles under compile); channels-last whole
+)
+def test_compiled_engine_equals_the_eager_engine(width, tile_size):
+    """torch.compile (inductor's C++ backend here) of the local part; it may reorder float sums.
+    Slow by nature: each case compiles a tiny DSLNet (tens of seconds, twice for two tile origins)."""
+    model = _compile_model(width)
+    frames, windows = _frames(6, 32, 48), window_plan(6, 2, emit=range(2, 4))  # 2 windows of 5 frames
+    options = dict(batch_size=2, tile_size=tile_size, tile_overlap=8, tile_ramp=8)
+    eager = _run(InferenceEngine(copy.deepcopy(model), **options), frames, windows)
+    engine = InferenceEngine(copy.deepcopy(model), compile=True, **options)
+    assert engine.model.lkqe.body[0].weight.is_contiguous(memory_format=torch.channels_last) == (width >= 32)
+    compiled = _run(engine, frames, windows)
+    assert compiled.shape == eager.shape == (2, 32, 48, 3)
+    assert (compiled - eager).abs().max() <= 1e-4
+
+
+def test_auto_tile_size_is_whole_frames_when_they_fit_else_the_largest_fitting_multiple_of_32():
+    mib = 2**20
+    # 1080p, batch 2, 1000 bytes/pixel: whole frames need 2 * 1000 * 1920 * 1080 = 3955 MiB.
+    assert auto_tile_size(4000 * mib, 1080, 1920, 2, 1000) is None
+    # 1000 MiB: s * s * 2000 <= 1048576000 -> s <= 724, so 704; a 704 tile is 704 x 704 of the frame.
+    assert auto_tile_size(1000 * mib, 1080, 1920, 2, 1000) == 704
+    # A short frame: tiles are min(s, 200) high, so s * 200 * 2000 <= 500 MiB -> s <= 1310 -> 1280.
+    assert auto_tile_size(500 * mib, 200, 1920, 2, 1000) == 1280
+    assert auto_tile_size(2000 * 96 * 96, 1080, 1920, 2, 1000) == 96  # the smallest for overlap 32
+    with pytest.raises(ValueError, match="lower the batch size"):
+        auto_tile_size(2000 * 96 * 95, 1080, 1920, 2, 1000)
+    size = auto_tile_size(300 * mib, 2160, 3840, 1, 3000, overlap=64)
+    assert size % 32 == 0 and 3000 * size * size <= 300 * mib < 3000 * (size + 32) ** 2
+    TileLayout(size, 64)  # a size the layout takes
+
+
+def test_auto_tile_size_on_the_cpu_is_whole_frames():
+    frames, windows = _frames(5, 32, 48), window_plan(5, 2, emit=range(2, 3))
+    engine = InferenceEngine(_tiny(), batch_size=1, tile_size="auto")
+    assert not engine.auto_tiles and engine.layout is None
+    torch.testing.assert_close(
+        _run(engine, frames, windows), _run(InferenceEngine(_tiny(), batch_size=1), frames, windows), rtol=0, atol=0
+    )
+    with pytest.raises(ValueError, match="'auto'"):
+        InferenceEngine(_tiny(), tile_size="big")

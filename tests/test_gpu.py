@@ -1,10 +1,13 @@
-"""GPU checks: the converter on CUDA agrees with the CPU fp32 reference. Skipped without CUDA."""
+"""GPU checks: the converter on CUDA agrees with the CPU fp32 reference; the engine's pinned, overlapped
+copies, torch.compile and automatic tiles. Skipped without CUDA."""
 
 import numpy as np
 import pytest
 import torch
-from hdrtv.model import build_dslnet, load_converter, save_checkpoint
+from hdrtv.model import build_dslnet, load_converter, save_checkpoint, window_plan
+from hdrtv.model.engine import InferenceEngine, measure_local_bytes_per_pixel
 from hdrtv.model.metrics import psnr
+from hdrtv.model.tiling import auto_tile_size
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 
@@ -36,3 +39,50 @@ def test_cuda_half_precision_keeps_45_db_against_fp32(weights, frames, precision
     reference = load_converter("dslnet", weights=weights, device="cuda").convert(frames)
     half = load_converter("dslnet", weights=weights, device="cuda", precision=precision).convert(frames)
     assert psnr(half, reference).min() >= 45
+
+
+def _engine_model():
+    torch.manual_seed(0)
+    model = build_dslnet("M7")
+    torch.nn.init.normal_(model.dmfa.offsets.head.weight, std=0.01)
+    return model.eval()
+
+
+def _engine_run(engine, frames, windows):
+    return torch.stack(list(engine.run(torch.from_numpy(frames), windows)))
+
+
+def test_pinned_overlapped_copies_equal_the_synchronous_path_bitwise(frames):
+    """Uploads and downloads on side streams, ordered by stream waits and events: same bits as
+    plain blocking copies, whatever the timing (odd sizes too: padding after the upload)."""
+    windows = window_plan(len(frames), 2)
+    model = _engine_model()
+    for clip in (frames, frames[:, :127, :191]):
+        sync = _engine_run(InferenceEngine(model, "cuda", batch_size=2, overlap=False), clip, windows)
+        overlapped = InferenceEngine(model, "cuda", batch_size=2)
+        assert overlapped.overlap
+        assert torch.equal(_engine_run(overlapped, clip, windows), sync)
+        assert torch.equal(_engine_run(overlapped, clip, windows), sync)  # the engine is reusable
+
+
+@pytest.mark.parametrize("precision, min_db", [("fp32", 50), ("bf16", 45)])
+def test_compiled_cuda_engine_keeps_the_accuracy_of_fp32_eager(frames, precision, min_db):
+    windows = window_plan(len(frames), 2)
+    model = _engine_model()
+    reference = _engine_run(InferenceEngine(model, "cuda", batch_size=2), frames, windows)
+    compiled = _engine_run(InferenceEngine(model, "cuda", precision, batch_size=2, compile=True), frames, windows)
+    assert psnr(compiled, reference).min() >= min_db
+
+
+def test_auto_tiles_measure_memory_and_fit_it(frames):
+    model = _engine_model()
+    device = torch.device("cuda")
+    per_pixel = measure_local_bytes_per_pixel(model.to(device), device, "bf16")
+    assert 100 < per_pixel < 1_000_000  # M7 at width 64 holds tens of full-size activations at a time
+    windows = window_plan(len(frames), 2)
+    auto = InferenceEngine(model, device, "bf16", batch_size=2, tile_size="auto")
+    out = _engine_run(auto, frames, windows)
+    assert auto._auto_layouts == {(128, 192): None}  # small frames fit whole
+    whole = _engine_run(InferenceEngine(model, device, "bf16", batch_size=2), frames, windows)
+    assert torch.equal(out, whole)
+    assert auto_tile_size(1.01 * per_pixel * 2 * 128 * 128, 2160, 3840, 2, per_pixel) == 128

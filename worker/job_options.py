@@ -9,7 +9,7 @@ from .settings import Settings
 
 
 def convert_options(job: Job, settings: Settings) -> ConvertOptions:
-    """The job's model and options over the settings; the device and precision are the worker's."""
+    """The job's model and options over the settings; device, precision, batch size and compile are the worker's."""
     unknown = set(job.options) - set(JOB_OPTIONS)
     if unknown:
         raise InputError(f"unknown options: {', '.join(sorted(unknown))}")
@@ -19,6 +19,7 @@ def convert_options(job: Job, settings: Settings) -> ConvertOptions:
         device=settings.device,
         precision=settings.precision,
         batch_size=settings.batch_size,
+        compile=settings.compile,
         force=bool(job.options.get("force", False)),
         **chosen,
     )

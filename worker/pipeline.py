@@ -43,7 +43,8 @@ class ConvertOptions:
     device: str = "auto"
     precision: str = "auto"
     batch_size: int = 2
-    tile_size: int | None = None
+    tile_size: int | str | None = None  # pixels, None (whole frames) or "auto" (from free GPU memory)
+    compile: bool = False
     chunk_frames: int = 96
     crf: float = 18.0
     preset: str = "medium"
@@ -90,6 +91,7 @@ def open_converter(options: ConvertOptions) -> Converter:
         precision=precision,
         batch_size=options.batch_size,
         tile_size=options.tile_size,
+        compile=options.compile,
     )
 
 

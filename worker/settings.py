@@ -7,7 +7,7 @@ Values come from environment variables prefixed `HDRTV_` (e.g. `HDRTV_DEVICE=cud
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +21,10 @@ class Settings(BaseSettings):
         "auto", description="auto: bf16 on CUDA, fp32 on the CPU"
     )
     batch_size: int = Field(2, ge=1, description="windows per forward pass")
-    tile_size: int | None = Field(None, ge=64, description="spatial tile edge in pixels; None: whole frames")
+    tile_size: Annotated[int, Field(ge=64)] | Literal["auto"] | None = Field(
+        None, description="spatial tile edge in pixels; None: whole frames; auto: from free GPU memory"
+    )
+    compile: bool = Field(False, description="torch.compile the model's per-window forward (slow start, faster)")
     chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")
     crf: int = Field(18, ge=0, le=51, description="x265 constant rate factor")
     preset: str = Field("medium", description="x265 preset, ultrafast .. placebo")

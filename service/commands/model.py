@@ -73,6 +73,7 @@ def _bench(args: argparse.Namespace) -> None:
         args.preset,
         args.upload_uri,
         args.peak_tflops,
+        compile=args.compile,
     )
     markdown = format_markdown(result)
     print(markdown, end="")
@@ -107,6 +108,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--upload-uri",
         default=None,
         help="s3:// (or file://) prefix the upload stage writes to (default: a local scratch folder)",
+    )
+    bench.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="leave the torch.compile rung out of the ladder (it compiles for tens of seconds per size)",
     )
     bench.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, overriding the lookup")
     bench.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")

@@ -25,6 +25,7 @@ def _convert(args: argparse.Namespace) -> None:
         precision=args.precision,
         batch_size=args.batch_size,
         tile_size=args.tile_size,
+        compile=args.compile,
         chunk_frames=args.chunk_frames,
         crf=args.crf,
         preset=args.preset,
@@ -45,6 +46,15 @@ def _convert(args: argparse.Namespace) -> None:
         f"{summary.chunks} chunk(s); MaxCLL {light.max_cll} cd/m2, MaxFALL {light.max_fall} cd/m2; "
         f"{summary.wall_seconds:.1f} s wall ({summary.frames / summary.wall_seconds:.2f} frames/s)"
     )
+
+
+def _tile_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels or auto, got {value!r}") from None
 
 
 def _probe(args: argparse.Namespace) -> None:
@@ -94,7 +104,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--device", default=settings.device, help="cpu, cuda, cuda:N or auto")
     convert.add_argument("--precision", default=settings.precision, choices=("auto", "fp32", "fp16", "bf16"))
     convert.add_argument("--batch-size", type=int, default=settings.batch_size, help="windows per forward pass")
-    convert.add_argument("--tile-size", type=int, default=settings.tile_size, help="tile edge in pixels")
+    convert.add_argument(
+        "--tile-size",
+        type=_tile_size,
+        default=settings.tile_size,
+        help="tile edge in pixels, or auto (the largest that fits free GPU memory; whole frames on the CPU)",
+    )
+    convert.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=settings.compile,
+        help="torch.compile the model's per-window forward (DSLNet; compiles for tens of seconds first)",
+    )
     convert.add_argument("--chunk-frames", type=int, default=settings.chunk_frames, help="frames per chunk")
     convert.add_argument("--crf", type=float, default=settings.crf, help="x265 CRF (lower: better, larger)")
     convert.add_argument("--preset", default=settings.preset, help="x265 preset (ultrafast .. placebo)")
