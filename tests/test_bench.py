@@ -133,3 +133,13 @@ def test_compile_rung_is_timed_against_the_same_rung_eager_and_checked_against_f
     eager, _ = run_ladder(model, torch.device("cpu"), frames, window_plan(4, 2), 2, None, 1.0, "fp32", compile=False)
     assert "+ torch.compile (fp32)" not in [row["name"] for row in eager]
     assert chosen.shape == (4, 32, 48, 3)
+
+
+def test_no_ladder_times_the_product_path_only(tmp_path):
+    weights = tmp_path / "tiny.pt"
+    save_checkpoint(build_dslnet("M7", width=8, condition_channels=8), weights)
+    argv = ["bench", "--size", "32x16", "--frames", "3", "--weights", str(weights), "--device", "cpu"]
+    assert main([*argv, "--preset", "ultrafast", "--no-ladder", "--json", str(tmp_path / "b.json")]) == 0
+    (run,) = json.loads((tmp_path / "b.json").read_text())["runs"]
+    assert run["ladder"] == []
+    assert [s["stage"] for s in run["stages"]] == STAGES and run["model_throughput"]["achieved_tflops"] > 0

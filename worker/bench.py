@@ -58,10 +58,12 @@ def run_benchmarks(
     upload_uri: str | None = None,
     peak_tflops: float | None = None,
     compile: bool = True,
+    ladder: bool = True,
 ) -> dict:
     """Every size's measurements under the machine and software they ran on; JSON-ready.
     precision "auto" is the product's: bf16 on CUDA, fp32 on the CPU; compile=False leaves the
-    torch.compile rung out of the ladder."""
+    torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it
+    (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
     resolved = resolve_device(device)
     precision = ("bf16" if resolved.type == "cuda" else "fp32") if precision == "auto" else precision
     network, label = None, model
@@ -69,7 +71,7 @@ def run_benchmarks(
         network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
         label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {variant} (untrained)"
     options = (model, label, network, resolved, precision, batch_size, tile_size, preset, upload_uri, peak_tflops)
-    runs = [_run_size(w, h, frames, *options, compile=compile) for w, h in sizes]
+    runs = [_run_size(w, h, frames, *options, compile=compile, ladder=ladder) for w, h in sizes]
     return {"environment": environment(resolved), "runs": runs}
 
 
@@ -88,6 +90,7 @@ def _run_size(
     upload_uri: str | None,
     peak_tflops: float | None,
     compile: bool = True,
+    ladder: bool = True,
 ) -> dict:
     pixels = width * height
     with tempfile.TemporaryDirectory(prefix="hdrtv-bench-") as scratch:
@@ -97,17 +100,19 @@ def _run_size(
         sdr, to_rgb_s = ycbcr_to_model_input(info, ycbcr)
         del ycbcr
         windows = window_plan(frames, network.radius if network is not None else 0, [0, first])
+        rows, cuda_peak = [], None
         if network is not None:
-            ladder, hdr = run_ladder(
-                network, device, sdr, windows, batch_size, tile_size, peak_tflops, precision, compile
-            )
-            # The stage times what the converter below runs: the eager top rung (compile is opt-in).
-            top = [row for row in ladder if row["precision"] == precision and not row["compile"]][-1]
-            model_s, cuda_peak = top["seconds"], top["peak_memory_bytes"]
             converter = Converter("dslnet", copy.deepcopy(network), device, precision, batch_size, tile_size)
         else:
-            ladder, cuda_peak = [], None
             converter = Converter(model, BASELINES[model], device, precision, batch_size)
+        if network is not None and ladder:
+            rows, hdr = run_ladder(
+                network, device, sdr, windows, batch_size, tile_size, peak_tflops, precision, compile
+            )
+            # The stage times what the converter runs: the eager top rung (compile is opt-in).
+            top = [row for row in rows if row["precision"] == precision and not row["compile"]][-1]
+            model_s, cuda_peak = top["seconds"], top["peak_memory_bytes"]
+        else:
             hdr, model_s = clocked(lambda: torch.stack(list(converter.run(sdr, windows))))
         from_rgb_s = yuv420p10_seconds(list(hdr))
         chunk_path = Path(scratch) / f"hdrtv-bench-{width}x{height}.mp4"
@@ -151,7 +156,7 @@ def _run_size(
             "ratio_to_slowest_stage": e2e_fps / slowest.frames_per_second,
         },
         "model_throughput": _model_throughput(stages[2], network, device, precision, peak_tflops, pixels),
-        "ladder": ladder,
+        "ladder": rows,
         "peak_memory": {"process_max_rss_bytes": process_peak_rss_bytes(), "cuda_model_bytes": cuda_peak},
     }
 

@@ -74,6 +74,7 @@ def _bench(args: argparse.Namespace) -> None:
         args.upload_uri,
         args.peak_tflops,
         compile=args.compile,
+        ladder=args.ladder,
     )
     markdown = format_markdown(result)
     print(markdown, end="")
@@ -114,6 +115,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         dest="compile",
         action="store_false",
         help="leave the torch.compile rung out of the ladder (it compiles for tens of seconds per size)",
+    )
+    bench.add_argument(
+        "--no-ladder",
+        dest="ladder",
+        action="store_false",
+        help="time DSLNet only as the product runs it, without the optimisation ladder (large frames on a CPU)",
     )
     bench.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, overriding the lookup")
     bench.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
