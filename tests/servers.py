@@ -21,10 +21,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 # Dummy credentials, and no shared config files or profile: tests never reach a real account.
+# The `hdrtv` command of this interpreter's environment.
+HDRTV = str(Path(sys.executable).with_name("hdrtv"))
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -138,7 +140,6 @@ def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Ite
     """A Redis of its own (no other test's tasks on its broker), an API key of `tenant` and the API
     under `hdrtv serve`; `settings` are more environment variables (HDRTV_...). No worker yet.
     Yields (API URL, key, Redis URL, the environment for the processes the test starts)."""
-    hdrtv = str(Path(sys.executable).with_name("hdrtv"))
     with redis_server(directory) as redis_url:
         env = os.environ | {
             "HDRTV_REDIS_URL": redis_url,
@@ -149,10 +150,10 @@ def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Ite
             **settings,
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        create = [hdrtv, "keys", "create", tenant]
+        create = [HDRTV, "keys", "create", tenant]
         key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
         api = f"http://127.0.0.1:{free_port()}"
-        serve = [hdrtv, "serve", "--port", api.rsplit(":", 1)[1], "--log-level", "warning"]
+        serve = [HDRTV, "serve", "--port", api.rsplit(":", 1)[1], "--log-level", "warning"]
         with running(serve, ready=lambda: http_answers(f"{api}/healthz"), log=directory / "api.log", env=env):
             yield api, key, redis_url, env
 
@@ -167,3 +168,19 @@ def _apply(values: Mapping[str, str | None]) -> None:
 
 def _tail(log: Path, lines: int = 20) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def hdrtv_worker(
+    directory: Path, name: str, env: Mapping[str, str], concurrency: int = 1, metrics_port: int | None = None
+) -> AbstractContextManager[subprocess.Popen]:
+    """`hdrtv worker` on both queues with `concurrency` pool processes, its log `<name>.log` in
+    `directory`, ready once Celery says so. With `metrics_port` it serves /metrics there; without,
+    its metric files go under `directory/<name>-metrics` (a killed worker leaves them behind)."""
+    argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", str(concurrency)]
+    if metrics_port is None:
+        (folder := directory / f"{name}-metrics").mkdir()
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    else:
+        argv += ["--metrics-port", str(metrics_port)]
+    log = directory / f"{name}.log"
+    return running(argv, ready=lambda: log.exists() and " ready." in log.read_text(), log=log, env=env, timeout_s=60)

@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -24,10 +23,9 @@ import pytest
 import servers
 from hdrtv.worker.job_store import JobStatus, JobStore
 from prometheus_client.parser import text_string_to_metric_families
-from servers import free_port, running
+from servers import free_port
 from video_factory import write_clip
 
-HDRTV = str(Path(sys.executable).with_name("hdrtv"))
 WIDTH, HEIGHT, FRAMES, CHUNK_FRAMES = 96, 64, 24, 8
 LONG_FRAMES = 64
 
@@ -43,19 +41,8 @@ class Stack:
     tmp: Path
 
     def worker(self, name: str, metrics_port: int | None = None) -> AbstractContextManager[subprocess.Popen]:
-        """Start `hdrtv worker` on both queues, one pool process; its log is `<name>.log`. Without a
-        metrics port, its metric files go under tmp_path (a killed worker leaves them behind)."""
-        argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", "1"]
-        env = self.env
-        if metrics_port is None:
-            (folder := self.tmp / f"{name}-metrics").mkdir()
-            env = env | {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
-        else:
-            argv += ["--metrics-port", str(metrics_port)]
-        log = self.tmp / f"{name}.log"
-        return running(
-            argv, ready=lambda: log.exists() and " ready." in log.read_text(), log=log, env=env, timeout_s=60
-        )
+        """`hdrtv worker` on both queues, one pool process (`servers.hdrtv_worker`)."""
+        return servers.hdrtv_worker(self.tmp, name, self.env, metrics_port=metrics_port)
 
     def submit(self, api: httpx.Client, input_uri: str, output_uri: str) -> str:
         body = {

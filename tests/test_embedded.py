@@ -6,15 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+import servers
 from servers import free_port, running
 from video_factory import write_clip
-
-HDRTV = str(Path(sys.executable).with_name("hdrtv"))
 
 
 def ffprobe_streams(path: Path) -> list[dict]:
@@ -28,7 +26,7 @@ def test_a_job_on_file_uris_is_converted_by_the_embedded_worker(tmp_path):
     port, log = free_port(), tmp_path / "embedded.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HDRTV_", "PROMETHEUS_"))}
     env |= {"HDRTV_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
-    argv = [HDRTV, "serve", "--embedded", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+    argv = [servers.HDRTV, "serve", "--embedded", "--port", str(port), "--data-dir", str(tmp_path / "data")]
     with running(argv, ready=lambda: " ready." in log.read_text(), log=log, env=env, timeout_s=60):
         key = re.search(r"API key of tenant 'local': (\S+)", log.read_text()).group(1)
         headers = {"Authorization": f"Bearer {key}"}

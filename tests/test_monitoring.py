@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,7 +30,6 @@ CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "hdrtv.json"
 DATASOURCES = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = DEPLOY / "grafana" / "provisioning" / "dashboards" / "hdrtv.yml"
-HDRTV = str(Path(sys.executable).with_name("hdrtv"))
 
 PANELS = {
     "Jobs by status",
@@ -172,8 +170,6 @@ def test_every_queried_metric_is_exported_by_a_live_api_and_worker(s3_server, ob
     source = write_clip(tmp_path / "clip.mp4", width=64, height=48, frames=4)
     object_store.upload(source, f"s3://{bucket}/in/broken.mp4")
     metrics_port = servers.free_port()
-    argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", "1", "--metrics-port", str(metrics_port)]
-    log = tmp_path / "worker.log"
     with servers.hdrtv_api(tmp_path, s3_server, "monitoring") as (api, key, _, env):
         with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
             body = {"input_uri": f"s3://{bucket}/in/broken.mp4", "output_uri": f"s3://{bucket}/out/broken.mkv"}
@@ -181,11 +177,10 @@ def test_every_queried_metric_is_exported_by_a_live_api_and_worker(s3_server, ob
             assert response.status_code == 202, response.text
             # Damaged before any worker runs, so the worker's probe fails the job.
             object_store.client.put_object(Bucket=bucket, Key="in/broken.mp4", Body=source.read_bytes()[:500])
-            ready = lambda: log.exists() and " ready." in log.read_text()  # noqa: E731
-            with servers.running(argv, ready=ready, log=log, env=env, timeout_s=60):
+            with servers.hdrtv_worker(tmp_path, "worker", env, metrics_port=metrics_port):
                 job_id, deadline = response.json()["id"], time.monotonic() + 60
                 while client.get(f"/v1/jobs/{job_id}").json()["status"] != "failed":
-                    assert time.monotonic() < deadline, log.read_text()[-3000:]
+                    assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
                     time.sleep(0.2)
                 worker_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
             api_text = client.get("/metrics").text

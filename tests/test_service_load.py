@@ -8,7 +8,6 @@ small machine; the worker still probes every input.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -23,10 +22,8 @@ from hdrtv.worker.job_files import TEMP_DIR
 from hdrtv.worker.job_store import JobStatus, JobStore
 from hdrtv.worker.metrics import QueueDepth
 from hdrtv.worker.settings import Settings
-from servers import running
 from video_factory import write_clip
 
-HDRTV = str(Path(sys.executable).with_name("hdrtv"))
 OPTIONS = {"preset": "ultrafast"}
 
 
@@ -39,16 +36,7 @@ class Stack:
     tmp: Path
 
     def worker(self, name: str, concurrency: int, env: dict[str, str] | None = None) -> AbstractContextManager:
-        (folder := self.tmp / f"{name}-metrics").mkdir()
-        argv = [HDRTV, "worker", "--queues", "gpu,cpu", "--concurrency", str(concurrency)]
-        log = self.tmp / f"{name}.log"
-        return running(
-            argv,
-            ready=lambda: log.exists() and " ready." in log.read_text(),
-            log=log,
-            env=(env or self.env) | {"PROMETHEUS_MULTIPROC_DIR": str(folder)},
-            timeout_s=60,
-        )
+        return servers.hdrtv_worker(self.tmp, name, env or self.env, concurrency)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.key}"}, timeout=30)
