@@ -127,3 +127,33 @@ def test_checkpoint_round_trip_rebuilds_the_same_network(tmp_path):
     frames = torch.rand(1, 3, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(frames), model(frames))
+
+
+def test_a_network_with_a_prior_starts_as_that_baseline_and_learns_a_residual_over_it(tmp_path):
+    from hdrtv.model.baselines import bt2446a
+
+    model = _tiny("M7", prior="bt2446a")
+    frames = torch.rand(2, 5, 3, 16, 24)
+    expected = bt2446a(frames[:, 2].movedim(1, -1)).movedim(-1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(frames), expected, rtol=0, atol=0)
+    # The zero-initialised last layer still trains, and so does everything behind it.
+    model.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(2):
+        optimiser.zero_grad()
+        (model(frames) - expected - 0.1).abs().mean().backward()
+        optimiser.step()
+    with torch.no_grad():
+        moved = model.eval()(frames)
+    assert (moved - expected).abs().mean() > 1e-4
+    save_checkpoint(model, tmp_path / "m.pt")
+    loaded = load_checkpoint(tmp_path / "m.pt").eval()
+    assert loaded.config["prior"] == "bt2446a"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(frames), moved)
+
+
+def test_an_unknown_prior_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown prior 'bt9999'; choose from bt2408, bt2446a"):
+        build_dslnet("M7", prior="bt9999")

@@ -22,7 +22,11 @@ Choices neither the paper nor our note settles (more in the module docstrings):
 - LDOE's transposed convolution is 4 x 4 with stride 2 (exact 2x upsampling, no checkerboard of
   a 2 x 2 kernel); the dynamic kernel head is global pool, 1x1 (width/4), ReLU, 1x1;
 - width 64 and 32 ConditionNet channels give 0.90M parameters (the paper: 0.93M);
-- LeakyReLU slopes are 0.2; the output has no activation (PQ values are clamped by the caller).
+- LeakyReLU slopes are 0.2; the output has no activation (PQ values are clamped by the caller);
+- `prior` (ours, not the paper's): with a name from `baselines.BASELINES`, the network predicts a
+  residual over that fixed expansion of the centre frame, and LKQE's last convolution starts at
+  zero so an untrained network *is* the baseline. Without it (`None`, the paper's network), the
+  network must first learn the whole SDR -> PQ curve, which on a CPU budget costs most of a run.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..baselines import BASELINES
 from .dmfa import DMFA, Alignment
 from .lkqe import LKQE
 from .stfm import MODULATIONS, STFM, ModulationInputs
@@ -73,10 +78,12 @@ class DSLNet(nn.Module):
         large_kernel_enhancement: bool = True,
         trunk_kernel: int = 1,
         max_offset: float = 10.0,
+        prior: str | None = None,
     ) -> None:
         """radius: T, the frames on each side of the centre frame (the window is 2T+1 frames).
         width: feature channels. trunk_kernel: kernel of the modulation branch's convolutions
-        (3 gives the "stacked convolutions" of the variant without modulation)."""
+        (3 gives the "stacked convolutions" of the variant without modulation). prior: a baseline
+        name whose output the network corrects, or None."""
         super().__init__()
         self.radius = radius
         self.num_frames = 2 * radius + 1
@@ -91,10 +98,14 @@ class DSLNet(nn.Module):
             large_kernel_enhancement=large_kernel_enhancement,
             trunk_kernel=trunk_kernel,
             max_offset=max_offset,
+            prior=prior,
         )
+        if prior is not None and prior not in BASELINES:
+            raise ValueError(f"unknown prior {prior!r}; choose from {', '.join(BASELINES)}")
+        self.prior = prior
         self.dmfa = DMFA(self.num_frames, width, alignment, dynamic_offsets, max_offset)
         self.stfm = STFM(self.num_frames, width, condition_channels, tuple(modulations), residual_branch, trunk_kernel)
-        self.lkqe = LKQE(width, large_kernel_enhancement)
+        self.lkqe = LKQE(width, large_kernel_enhancement, zero_output=prior is not None)
 
     def context(self, frames: Tensor, features: Tensor | None = None) -> FrameContext:
         """frames (n, 2T+1, 3, h, w) whole frames -> their FrameContext.
@@ -126,7 +137,17 @@ class DSLNet(nn.Module):
             context = self.context(frames)
         features = self.dmfa(frames, context.offset_kernel)
         features = self.stfm(features, context.modulation, context.frame_size, origin)
-        return self.lkqe(features)
+        out = self.lkqe(features)
+        if self.prior is None:
+            return out
+        return out + self._prior(frames[:, self.radius])
+
+    def _prior(self, centre: Tensor) -> Tensor:
+        """Centre SDR frame (n, 3, h, w) -> the prior's HDR10 PQ (n, 3, h, w), computed in fp32:
+        its exponents and powers lose whole code values in half precision."""
+        with torch.autocast(centre.device.type, enabled=False):
+            hdr = BASELINES[self.prior](centre.float().movedim(1, -1)).movedim(-1, 1)
+        return hdr.to(centre.dtype)
 
     def _check(self, frames: Tensor) -> None:
         if frames.dim() != 5 or frames.shape[1] != self.num_frames or frames.shape[2] != 3:

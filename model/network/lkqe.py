@@ -15,7 +15,8 @@ from ..layers.residual import residual_stack
 class LKQE(nn.Module):
     """Features (n, c, h, w) -> HDR10 R'G'B' (n, 3, h, w), PQ / BT.2020 code values."""
 
-    def __init__(self, width: int, large_kernel: bool = True, blocks: int = 4) -> None:
+    def __init__(self, width: int, large_kernel: bool = True, blocks: int = 4, zero_output: bool = False) -> None:
+        """zero_output: start the last convolution at zero (an output that is a residual)."""
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(width, width, 3, padding=1),
@@ -23,6 +24,9 @@ class LKQE(nn.Module):
             residual_stack(width, blocks, large_kernel),
             nn.Conv2d(width, 3, 3, padding=1),
         )
+        if zero_output:
+            nn.init.zeros_(self.body[-1].weight)
+            nn.init.zeros_(self.body[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)
