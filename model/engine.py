@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .device_memory import LiveTensorBytes, free_bytes
 from .frame_stream import FrameStream, window_batches
 from .network import DSLNet, FrameContext
 from .precision import Precision, autocast, resolve_device
@@ -78,9 +79,10 @@ class InferenceEngine:
     """Runs one DSLNet on one device over streams of windows.
 
     tile_size: side of the square tiles the local part runs on (even), None for whole frames,
-    "auto" for the largest that fits the free GPU memory (whole frames on the CPU; chosen once per
-    frame size, so chunks of one video tile alike); tile_overlap: context pixels each tile has on
-    each side of a seam; tile_ramp: width of the cross-fade across each seam (see `tiling.py`);
+    "auto" for the largest that fits the device's free memory (GPU memory, or the host's available
+    memory on the CPU; chosen once per frame size, so chunks of one video tile alike);
+    tile_overlap: context pixels each tile has on each side of a seam; tile_ramp: width of the
+    cross-fade across each seam (see `tiling.py`);
     reuse: share per-frame work among windows; compile: `torch.compile` the local part;
     overlap: on CUDA, pinned-memory copies overlapped with compute (False: synchronous copies).
     """
@@ -103,7 +105,7 @@ class InferenceEngine:
         if isinstance(tile_size, str) and tile_size != "auto":
             raise ValueError(f"tile_size must be a number of pixels, None or 'auto', got {tile_size!r}")
         self.device = resolve_device(device)
-        self.auto_tiles = tile_size == "auto" and self.device.type == "cuda"
+        self.auto_tiles = tile_size == "auto"
         fixed = None if tile_size in (None, "auto") else int(tile_size)
         self.layout = None if fixed is None else TileLayout(fixed, tile_overlap, tile_ramp)
         self.tile_overlap, self.tile_ramp = tile_overlap, tile_ramp
@@ -149,14 +151,13 @@ class InferenceEngine:
             yield from self._collect(*pending)
 
     def _layout(self, stream: FrameStream) -> TileLayout | None:
-        """The tile layout for the stream's frames: the fixed one, or with tile_size="auto" on
-        CUDA the largest tiles that fit the free memory, chosen once per frame size."""
+        """The tile layout for the stream's frames: the fixed one, or with tile_size="auto" the
+        largest tiles that fit the device's free memory, chosen once per frame size."""
         if not self.auto_tiles:
             return self.layout
         size = stream.size
         if size not in self._auto_layouts:
-            free, _ = torch.cuda.mem_get_info(self.device)
-            free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            free = free_bytes(self.device)
             per_pixel = measure_local_bytes_per_pixel(self.model, self.device, self.precision)
             height, width = size[0] + size[0] % 2, size[1] + size[1] % 2
             edge = auto_tile_size(
@@ -249,23 +250,26 @@ class InferenceEngine:
 def measure_local_bytes_per_pixel(
     model: DSLNet, device: torch.device, precision: Precision = "fp32", sizes: tuple[int, int] = (128, 256)
 ) -> float:
-    """Peak CUDA bytes the local part allocates per pixel of one window's tile: the model run
-    eagerly on square random tiles of two `sizes`, each peak read from
-    `torch.cuda.max_memory_allocated` above what was allocated before it (the tile's stacked
-    input included, as in `_local`); the slope between them, so fixed costs (weights, the
-    context) do not count. CUDA only."""
-    if device.type != "cuda":
-        raise ValueError(f"memory is measured on CUDA devices only, not {device}")
+    """Peak bytes the local part allocates per pixel of one window's tile: the model run eagerly
+    on square random tiles of two `sizes`, each peak taken above what was allocated before it
+    (the tile's stacked input included, as in `_local`); the slope between them, so fixed costs
+    (weights, the context) do not count. On CUDA the peaks are the caching allocator's
+    `max_memory_allocated`; elsewhere `LiveTensorBytes` counts them."""
     peaks = []
     with torch.inference_mode(), autocast(device, precision):
         for size in sizes:
             whole = torch.rand(1, model.num_frames, 3, size, size, device=device)
             context = model.context(whole)
-            torch.cuda.synchronize(device)
-            before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            model(whole.clone(), context)
-            peaks.append(torch.cuda.max_memory_allocated(device) - before)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+                before = torch.cuda.memory_allocated(device)
+                torch.cuda.reset_peak_memory_stats(device)
+                model(whole.clone(), context)
+                peaks.append(torch.cuda.max_memory_allocated(device) - before)
+            else:
+                with LiveTensorBytes() as counter:
+                    model(whole.clone(), context)
+                peaks.append(counter.peak)
             del whole, context
     slope = (peaks[1] - peaks[0]) / (sizes[1] ** 2 - sizes[0] ** 2)
     return slope if slope > 0 else peaks[1] / sizes[1] ** 2

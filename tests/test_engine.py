@@ -2,13 +2,16 @@
 chunk-invariant results; and `Converter.run`, the one streaming call for every converter."""
 
 import copy
+import os
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hdrtv.model import engine as engine_module
 from hdrtv.model import load_converter
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.engine import InferenceEngine
+from hdrtv.model.device_memory import LiveTensorBytes, free_bytes
+from hdrtv.model.engine import AUTO_TILE_MARGIN, InferenceEngine, measure_local_bytes_per_pixel, prepare_model
 from hdrtv.model.frame_stream import window_batches
 from hdrtv.model.metrics import psnr
 from hdrtv.model.network import build_dslnet, save_checkpoint
@@ -253,12 +256,49 @@ def test_auto_tile_size_is_whole_frames_when_they_fit_else_the_largest_fitting_m
     TileLayout(size, 64)  # a size the layout takes
 
 
-def test_auto_tile_size_on_the_cpu_is_whole_frames():
+def test_auto_tiles_on_the_cpu_are_whole_frames_when_the_host_has_room():
     frames, windows = _frames(5, 32, 48), window_plan(5, 2, emit=range(2, 3))
     engine = InferenceEngine(_tiny(), batch_size=1, tile_size="auto")
-    assert not engine.auto_tiles and engine.layout is None
     torch.testing.assert_close(
         _run(engine, frames, windows), _run(InferenceEngine(_tiny(), batch_size=1), frames, windows), rtol=0, atol=0
     )
+    assert engine._auto_layouts == {(32, 48): None}
     with pytest.raises(ValueError, match="'auto'"):
         InferenceEngine(_tiny(), tile_size="big")
+
+
+def test_auto_tiles_on_the_cpu_cut_frames_that_the_host_memory_cannot_hold(monkeypatch):
+    """A machine with little memory (stood in for by what `free_bytes` reports: this one has
+    plenty) gets tiles sized from the measured bytes per pixel, and the same picture."""
+    model = _tiny()
+    frames, windows = _frames(5, 192, 256), window_plan(5, 2, emit=range(2, 3))
+    cpu = torch.device("cpu")
+    per_pixel = measure_local_bytes_per_pixel(prepare_model(copy.deepcopy(model), cpu), cpu)
+    monkeypatch.setattr(engine_module, "free_bytes", lambda device: per_pixel * 130 * 130 / (1 - AUTO_TILE_MARGIN))
+    engine = InferenceEngine(copy.deepcopy(model), batch_size=1, tile_size="auto")
+    tiled = _run(engine, frames, windows)
+    assert engine._auto_layouts[(192, 256)].size == 128
+    whole = _run(InferenceEngine(copy.deepcopy(model), batch_size=1), frames, windows)
+    assert psnr(tiled, whole) >= 50
+
+
+def test_cpu_memory_measurement_matches_what_the_network_allocates():
+    """Bytes per pixel counted on the CPU: the network's 64-channel fp32 feature maps alone are
+    256 bytes per pixel each, several alive at once; and the host's free memory is real."""
+    device = torch.device("cpu")
+    per_pixel = measure_local_bytes_per_pixel(prepare_model(build_dslnet("M7"), device), device)
+    assert 4 * 256 < per_pixel < 40 * 256
+    assert 0 < free_bytes(device) <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def test_live_tensor_bytes_counts_what_is_held_at_once_not_what_was_ever_made():
+    with torch.inference_mode(), LiveTensorBytes() as counter:
+        a = torch.zeros(1000)  # 4,000 bytes
+        b = a.view(10, 100).add_(1)  # a view and an in-place op: no new storage
+        for _ in range(3):
+            c = torch.ones(500) * 2  # 2,000 bytes for `ones`, 2,000 for the product; both freed
+            del c
+        held_inside = counter.held
+    del a, b
+    assert counter.peak == 4000 + 2000 + 2000
+    assert held_inside == 4000 and counter.held == 0

@@ -43,7 +43,7 @@ class ConvertOptions:
     device: str = "auto"
     precision: str = "auto"
     batch_size: int = 2
-    tile_size: int | str | None = None  # pixels, None (whole frames) or "auto" (from free GPU memory)
+    tile_size: int | str | None = "auto"  # pixels, None (whole frames) or "auto" (from free memory)
     compile: bool = False
     chunk_frames: int = 96
     crf: float = 18.0

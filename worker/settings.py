@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(2, ge=1, description="windows per forward pass")
     tile_size: Annotated[int, Field(ge=64)] | Literal["auto"] | None = Field(
-        None, description="spatial tile edge in pixels; None: whole frames; auto: from free GPU memory"
+        "auto", description="spatial tile edge in pixels; None: whole frames; auto: the largest that fits free memory"
     )
     compile: bool = Field(False, description="torch.compile the model's per-window forward (slow start, faster)")
     chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")

@@ -48,13 +48,15 @@ def _convert(args: argparse.Namespace) -> None:
     )
 
 
-def _tile_size(value: str) -> int | str:
+def _tile_size(value: str) -> int | str | None:
     if value == "auto":
         return value
+    if value == "none":
+        return None
     try:
         return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of pixels or auto, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, auto or none, got {value!r}") from None
 
 
 def _probe(args: argparse.Namespace) -> None:
@@ -108,7 +110,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--tile-size",
         type=_tile_size,
         default=settings.tile_size,
-        help="tile edge in pixels, or auto (the largest that fits free GPU memory; whole frames on the CPU)",
+        help="tile edge in pixels, auto (the largest that fits free GPU or host memory) or none (whole frames)",
     )
     convert.add_argument(
         "--compile",
