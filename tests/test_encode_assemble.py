@@ -251,3 +251,29 @@ def test_one_and_two_frame_videos_convert(tmp_path, frames, suffix):
     stream = ffprobe(output, "-count_frames", "-show_streams", "-select_streams", "v")["streams"][0]
     assert (stream["codec_name"], stream["color_transfer"]) == ("hevc", "smpte2084")
     assert int(stream["nb_read_frames"]) == frames
+
+
+def test_nvenc_is_refused_in_one_line_where_it_cannot_run_and_presets_map_by_speed(tmp_path):
+    from hdrtv.worker.encode import check_encoder, nvenc_preset
+
+    assert [nvenc_preset(p) for p in ("ultrafast", "fast", "medium", "placebo", "p3")] == ["p1", "p4", "p5", "p7", "p3"]
+    with pytest.raises(InputError, match="unknown preset 'quick'"):
+        nvenc_preset("quick")
+    with pytest.raises(InputError, match="unknown encoder 'x264'; choose from libx265, hevc_nvenc"):
+        check_encoder("x264")
+    try:
+        check_encoder("hevc_nvenc")
+    except InputError as error:  # no NVENC here: say so, leave no file
+        assert "needs an NVIDIA GPU with NVENC" in str(error) and "\n" not in str(error)
+        with pytest.raises(InputError, match="hevc_nvenc cannot start"):
+            HevcChunkEncoder(tmp_path / "c.mp4", 64, 48, Fraction(1, 25), Fraction(25), encoder="hevc_nvenc")
+        assert not (tmp_path / "c.mp4").exists()
+    else:
+        pytest.skip("this machine has NVENC: tests/test_gpu.py encodes with it")
+
+
+def test_p010_repacking_for_nvenc_is_lossless():
+    codes = np.random.default_rng(0).integers(0, 1024, (96, 64), dtype=np.uint16)
+    frame = av.VideoFrame.from_ndarray(codes, format="yuv420p10le")
+    back = frame.reformat(format="p010le").reformat(format="yuv420p10le")
+    assert np.array_equal(back.to_ndarray(), codes)

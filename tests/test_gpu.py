@@ -1,5 +1,7 @@
 """GPU checks: the converter on CUDA agrees with the CPU fp32 reference; the engine's pinned, overlapped
-copies, torch.compile and automatic tiles. Skipped without CUDA."""
+copies, torch.compile and automatic tiles; NVENC where the GPU has it. Skipped without CUDA."""
+
+import json
 
 import numpy as np
 import pytest
@@ -86,3 +88,46 @@ def test_auto_tiles_measure_memory_and_fit_it(frames):
     whole = _engine_run(InferenceEngine(model, device, "bf16", batch_size=2), frames, windows)
     assert torch.equal(out, whole)
     assert auto_tile_size(1.01 * per_pixel * 2 * 128 * 128, 2160, 3840, 2, per_pixel) == 128
+
+
+def test_nvenc_chunks_carry_the_same_hdr10_description_as_x265(tmp_path):
+    """Where the GPU has an NVENC unit (an H100 has none), its chunks decode with the same colour
+    tags and HDR10 SEI as x265's."""
+    import subprocess
+    from fractions import Fraction
+
+    from hdrtv.worker.encode import HevcChunkEncoder, check_encoder
+    from hdrtv.worker.errors import InputError
+
+    try:
+        check_encoder("hevc_nvenc")
+    except InputError:
+        pytest.skip("this GPU has no NVENC")
+    frame = np.full((144, 256, 3), 0.5, np.float32)
+    for encoder in ("libx265", "hevc_nvenc"):
+        with HevcChunkEncoder(
+            tmp_path / f"{encoder}.mp4", 256, 144, Fraction(1, 25), Fraction(25), encoder=encoder
+        ) as out:
+            for i in range(4):
+                out.write(frame, i)
+    described = []
+    for encoder in ("libx265", "hevc_nvenc"):
+        command = ["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames", "-show_streams", "-of", "json"]
+        found = json.loads(
+            subprocess.run([*command, str(tmp_path / f"{encoder}.mp4")], capture_output=True, check=True).stdout
+        )
+        stream = found["streams"][0]
+        sides = {side["side_data_type"] for side in found["frames"][0].get("side_data_list", [])}
+        described.append(
+            (
+                stream["profile"],
+                stream["pix_fmt"],
+                stream["color_primaries"],
+                stream["color_transfer"],
+                stream["color_space"],
+                stream["color_range"],
+                sides,
+            )
+        )
+    assert described[0] == described[1]
+    assert described[1][2:6] == ("bt2020", "smpte2084", "bt2020nc", "tv")

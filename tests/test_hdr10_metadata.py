@@ -24,8 +24,9 @@ def random_frames(n=3, h=6, w=10, seed=0):
     return np.random.default_rng(seed).uniform(0.0, 0.8, size=(n, h, w, 3)).astype(np.float32)
 
 
-def test_default_mastering_display_is_p3_d65_1000_nits_in_x265_units():
-    assert MasteringDisplay().to_x265() == "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
+def test_default_mastering_display_is_p3_d65_1000_nits_in_sei_units():
+    fields = (13250, 34500, 7500, 3000, 34000, 16000, 15635, 16450, 10000000, 1)
+    assert struct.unpack(">8H2I", MasteringDisplay().payload()) == fields
 
 
 def test_mastering_payload_is_the_sei_layout_green_blue_red_white_then_luminance():

@@ -11,14 +11,17 @@ import pytest
 from hdrtv.worker.hevc_sei import (
     CONTENT_LIGHT_LEVEL,
     MASTERING_DISPLAY,
+    add_prefix_sei,
     build_sei,
     escape,
     hvcc_length_size,
+    join_annex_b,
     join_nal_units,
     parse_sei,
     rewrite_hvcc,
     rewrite_packet,
     sei_payloads,
+    split_annex_b,
     split_nal_units,
     unescape,
 )
@@ -151,3 +154,43 @@ def test_x265_packets_rewritten_decode_with_the_new_values(tmp_path):
             out.mux(fresh)
     assert in_hvcc == 1 and rewritten == 2  # one per keyframe (frames 0 and 4)
     assert frames_cll(tmp_path / "out.mp4") == [(0, 3)] * 8
+
+
+VPS, SPS, PPS, IDR, TRAIL = (bytes([kind << 1, 1]) + b"\x0c\x01\xff" for kind in (32, 33, 34, 19, 1))
+HDR10 = [(MASTERING_DISPLAY, bytes(24)), (CONTENT_LIGHT_LEVEL, bytes.fromhex("03e80190"))]
+
+
+def test_annex_b_byte_streams_split_on_three_and_four_byte_start_codes_and_join_back():
+    stream = b"\x00\x00\x00\x01" + VPS + b"\x00\x00\x01" + SPS + b"\x00\x00\x00\x01" + IDR
+    assert split_annex_b(stream) == [VPS, SPS, IDR]
+    assert split_annex_b(join_annex_b([VPS, SPS, IDR])) == [VPS, SPS, IDR]
+    with pytest.raises(ValueError, match="start code"):
+        split_annex_b(VPS)
+
+
+def test_prefix_sei_goes_after_the_parameter_sets_and_before_the_picture_once():
+    nals = add_prefix_sei([VPS, SPS, PPS, IDR], HDR10)
+    assert nals[:3] == [VPS, SPS, PPS] and nals[4] == IDR
+    assert parse_sei(nals[3])[0] == HDR10 and nals[3][:2] == PREFIX_SEI_HEADER
+    assert add_prefix_sei(nals, HDR10) == nals  # already there: not twice
+    assert add_prefix_sei([TRAIL], HDR10)[0][:2] == PREFIX_SEI_HEADER
+    assert add_prefix_sei([VPS, SPS], HDR10) == [VPS, SPS]  # no picture, no SEI
+
+
+def test_chunks_of_the_encoder_carry_the_hdr10_sei_on_every_keyframe_for_ffmpeg(tmp_path):
+    """The HDR10 SEI comes from `add_prefix_sei` for every encoder (x265 here, NVENC on a GPU):
+    FFmpeg's decoder reads it back on every frame."""
+    from hdrtv.worker.encode import HevcChunkEncoder
+    from hdrtv.worker.hdr10_metadata import MasteringDisplay
+
+    display = MasteringDisplay(max_luminance=2000.0)
+    path = tmp_path / "chunk.mp4"
+    with HevcChunkEncoder(path, 64, 48, Fraction(1, 25), Fraction(25), preset="ultrafast", mastering=display) as out:
+        for i in range(6):
+            out.write(np.full((48, 64, 3), 0.2 + 0.05 * i, np.float32), i)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        length_size = hvcc_length_size(video.codec_context.extradata)
+        keyframes = [split_nal_units(bytes(p), length_size) for p in container.demux(video) if p.is_keyframe]
+    assert keyframes and all(sei_payloads(nals, MASTERING_DISPLAY) == [display.payload()] for nals in keyframes)
+    assert frames_cll(path) == [(0, 0)] * 6  # the placeholder the assembly replaces

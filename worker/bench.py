@@ -53,8 +53,9 @@ def run_benchmarks(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 2,
-    tile_size: int | None = None,
+    tile_size: int | str | None = "auto",
     preset: str = "medium",
+    encoder: str = "libx265",
     upload_uri: str | None = None,
     peak_tflops: float | None = None,
     compile: bool = True,
@@ -70,7 +71,8 @@ def run_benchmarks(
     if model == "dslnet":
         network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
         label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {variant} (untrained)"
-    options = (model, label, network, resolved, precision, batch_size, tile_size, preset, upload_uri, peak_tflops)
+    encoding = (preset, encoder)
+    options = (model, label, network, resolved, precision, batch_size, tile_size, *encoding, upload_uri, peak_tflops)
     runs = [_run_size(w, h, frames, *options, compile=compile, ladder=ladder) for w, h in sizes]
     return {"environment": environment(resolved), "runs": runs}
 
@@ -85,8 +87,9 @@ def _run_size(
     device: torch.device,
     precision: str,
     batch_size: int,
-    tile_size: int | None,
+    tile_size: int | str | None,
     preset: str,
+    encoder: str,
     upload_uri: str | None,
     peak_tflops: float | None,
     compile: bool = True,
@@ -116,7 +119,7 @@ def _run_size(
             hdr, model_s = clocked(lambda: torch.stack(list(converter.run(sdr, windows))))
         from_rgb_s = yuv420p10_seconds(list(hdr))
         chunk_path = Path(scratch) / f"hdrtv-bench-{width}x{height}.mp4"
-        encode_s = encode_seconds(info, list(hdr), chunk_path, preset) - from_rgb_s
+        encode_s = encode_seconds(info, list(hdr), chunk_path, preset, encoder) - from_rgb_s
         upload_target, upload_s = upload_seconds(chunk_path, upload_uri or f"file://{scratch}/uploaded")
         e2e_s = clocked(
             lambda: convert_chunk(
@@ -126,7 +129,7 @@ def _run_size(
                 converter,
                 Path(scratch) / "end_to_end.mp4",
                 MasteringDisplay(),
-                ConvertOptions(preset=preset),
+                ConvertOptions(preset=preset, encoder=encoder),
             )
         )[1]
     stages = [
@@ -145,7 +148,8 @@ def _run_size(
         "precision": precision,
         "batch_size": batch_size,
         "tile_size": tile_size,
-        "x265_preset": preset,
+        "encoder": encoder,
+        "preset": preset,
         "upload_target": upload_target,
         "stages": _with_shares(stages),
         "colour_conversion_seconds": {"ycbcr_to_rgb": to_rgb_s, "to_yuv420p10": from_rgb_s},

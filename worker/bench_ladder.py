@@ -48,7 +48,7 @@ def macs_per_pixel(model: DSLNet) -> float:
         return measure_macs_per_pixel(DSLNet(**model.config))
 
 
-def _engine(model: DSLNet, rung: Rung, device: torch.device, tile_size: int | None) -> InferenceEngine:
+def _engine(model: DSLNet, rung: Rung, device: torch.device, tile_size: int | str | None) -> InferenceEngine:
     engine = InferenceEngine(
         copy.deepcopy(model), device, rung.precision, rung.batch_size, tile_size, reuse=rung.reuse, compile=rung.compile
     )
@@ -106,7 +106,7 @@ def run_ladder(
     frames: list[Tensor],
     windows: list[tuple[int, ...]],
     batch_size: int,
-    tile_size: int | None,
+    tile_size: int | str | None,
     peak_tflops: float | None,
     precision: str,
     compile: bool = True,

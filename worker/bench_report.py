@@ -60,7 +60,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 def _size_markdown(run: dict) -> list[str]:
     lines = [
         f"## {run['model']} at {run['size']}, {run['frames']} frames, {run['precision']}, batch {run['batch_size']}, "
-        f"x265 {run['x265_preset']}",
+        f"{run['encoder']} {run['preset']}",
         "",
         "| stage | frames/s | megapixels/s | share of stage time |",
         "|---|---:|---:|---:|",

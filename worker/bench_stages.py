@@ -77,11 +77,12 @@ def yuv420p10_seconds(hdr: list[Tensor]) -> float:
     return clocked(lambda: [to_yuv420p10(frame) for frame in hdr])[1]
 
 
-def encode_seconds(info: VideoInfo, hdr: list[Tensor], path: Path, preset: str) -> float:
+def encode_seconds(info: VideoInfo, hdr: list[Tensor], path: Path, preset: str, encoder: str = "libx265") -> float:
     """Seconds to write `hdr` as an HDR10 chunk at `path`, with the source's timestamps."""
 
     def work() -> None:
-        with HevcChunkEncoder(path, info.width, info.height, info.time_base, info.frame_rate, preset=preset) as out:
+        timing = (info.time_base, info.frame_rate)
+        with HevcChunkEncoder(path, info.width, info.height, *timing, preset=preset, encoder=encoder) as out:
             for pts, frame in zip(info.frame_pts, hdr, strict=True):
                 out.write(frame, pts=pts)
 

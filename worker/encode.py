@@ -1,4 +1,10 @@
-"""Encode one chunk of HDR10 frames with libx265: HEVC Main 10, 4:2:0, PQ, BT.2020, limited range.
+"""Encode one chunk of HDR10 frames: HEVC Main 10, 4:2:0, PQ, BT.2020, limited range.
+
+Encoders: libx265 (the default, on the CPU's cores) or hevc_nvenc (NVIDIA's hardware encoder, on
+GPUs that have one: an H100 has none). Both get the same colour description (VUI) from the
+codec context, and the same HDR10 SEI, added here to every IRAP access unit by
+`hevc_sei.add_prefix_sei` (FFmpeg gives NVENC no option for it; x265 gets the same bytes by the
+same route, so one tested path serves both).
 
 The model gives `(h, w, 3)` float32 PQ-coded BT.2020 R'G'B' in [0, 1]. They become Y'CbCr code
 values with `rgb_to_ycbcr` (BT.2020 non-constant luminance, 10-bit, limited range), then 4:2:0:
@@ -12,6 +18,8 @@ before it: chunks concatenate. The chunk is an MP4 file whatever its name, becau
 source time base exactly (Matroska would round timestamps to milliseconds). The bitstream carries
 the mastering display and a placeholder content light level (0, 0: "unknown") as SEI; the
 assembly writes the whole video's values there once all chunks are measured (`hevc_sei`).
+The encoder's `crf` is x265's CRF, or NVENC's constant-quality target (`cq`, VBR, same 0..51
+QP scale); its `preset` an x265 preset, mapped to NVENC's p1..p7 by speed (or given as p1..p7).
 """
 
 from __future__ import annotations
@@ -26,11 +34,56 @@ import numpy as np
 import torch
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
-from .hdr10_metadata import MasteringDisplay
+from .errors import InputError
+from .hdr10_metadata import ContentLightLevel, MasteringDisplay
+from .hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, add_prefix_sei, join_annex_b, split_annex_b
 from .light_level import LightLevelMeter
 
 # H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
 _BT2020, _PQ, _BT2020_NCL, _LIMITED_RANGE = 9, 16, 9, 1
+
+
+ENCODERS = ("libx265", "hevc_nvenc")
+_NVENC_PRESETS = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p4",
+    "medium": "p5",
+    "slow": "p6",
+    "slower": "p7",
+    "veryslow": "p7",
+    "placebo": "p7",
+}
+_NVENC_PIXEL_FORMAT = "p010le"  # NVENC takes 10-bit 4:2:0 as P010 only, not planar yuv420p10le
+
+
+def nvenc_preset(preset: str) -> str:
+    """An x265 preset name or p1..p7 -> NVENC's preset (p1 fastest, p7 best)."""
+    if preset in _NVENC_PRESETS.values():
+        return preset
+    if preset not in _NVENC_PRESETS:
+        raise InputError(f"unknown preset {preset!r} for hevc_nvenc: use an x265 preset name or p1..p7")
+    return _NVENC_PRESETS[preset]
+
+
+def check_encoder(encoder: str) -> None:
+    """Refuse, in one line, an encoder this build or this machine cannot run (before any work)."""
+    if encoder not in ENCODERS:
+        raise InputError(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+    if encoder == "libx265":
+        return
+    context = av.CodecContext.create(encoder, "w")
+    context.width, context.height, context.pix_fmt = 256, 256, _NVENC_PIXEL_FORMAT
+    context.time_base = Fraction(1, 25)
+    try:
+        context.open()
+    except av.FFmpegError as error:
+        raise InputError(
+            f"encoder {encoder} cannot start on this machine ({error.strerror}): it needs an NVIDIA GPU "
+            "with NVENC and the NVIDIA driver; use libx265"
+        ) from None
 
 
 def available_cores() -> int:
@@ -93,7 +146,8 @@ class HevcChunkEncoder:
     `time_base` is the source video stream's; `frame_rate` its average rate (x265 plans rate
     control and the VUI timing with it; timestamps stay those given). `threads` sizes x265's
     thread pool (default: all cores available to the process; x265 derives frame threads from
-    it). `meter` measures every frame written, for the chunk's light-level report.
+    it). `encoder`: one of `ENCODERS`, refused in one line where it cannot run. `meter`
+    measures every frame written, for the chunk's light-level report.
     """
 
     def __init__(
@@ -108,8 +162,13 @@ class HevcChunkEncoder:
         preset: str = "medium",
         mastering: MasteringDisplay = MasteringDisplay(),
         threads: int | None = None,
+        encoder: str = "libx265",
     ) -> None:
+        check_encoder(encoder)
         self.path = Path(path)
+        self.encoder = encoder
+        # The HDR10 SEI of every IRAP picture, with a placeholder light level.
+        self._sei = [(MASTERING_DISPLAY, mastering.payload()), (CONTENT_LIGHT_LEVEL, ContentLightLevel(0, 0).payload())]
         self.meter = LightLevelMeter()
         self._size = (height, width)
         self._durations: dict[int, int] = {}
@@ -119,7 +178,7 @@ class HevcChunkEncoder:
         self._dts_shift: int | None = None
         self._container = av.open(str(self.path), "w", format="mp4")
         try:
-            self._stream = self._add_stream(time_base, frame_rate, crf, preset, mastering, threads)
+            self._stream = self._add_stream(time_base, frame_rate, crf, preset, threads)
         except BaseException:
             self._container.close()
             raise
@@ -130,32 +189,38 @@ class HevcChunkEncoder:
         frame_rate: Fraction,
         crf: float,
         preset: str,
-        mastering: MasteringDisplay,
         threads: int | None,
     ) -> av.VideoStream:
-        stream = self._container.add_stream("libx265")
+        stream = self._container.add_stream(self.encoder)
         # 4:2:0 HEVC codes even sizes only (its cropping window moves in steps of 2 samples), so an
         # odd frame gains a replicated last row or column.
         stream.width, stream.height = _even(self._size[1]), _even(self._size[0])
-        stream.pix_fmt = "yuv420p10le"
+        stream.pix_fmt = "yuv420p10le" if self.encoder == "libx265" else _NVENC_PIXEL_FORMAT
         stream.time_base = time_base
         context = stream.codec_context
         context.time_base, context.framerate = time_base, frame_rate
         context.color_primaries, context.color_trc = _BT2020, _PQ
         context.colorspace, context.color_range = _BT2020_NCL, _LIMITED_RANGE
+        if self.encoder == "hevc_nvenc":
+            stream.options = {
+                "profile": "main10",
+                "preset": nvenc_preset(preset),
+                "tune": "hq",
+                "rc": "vbr",
+                "cq": f"{crf:g}",
+                "b": "0",  # no bitrate cap: quality-driven, as x265's CRF
+            }
+            return stream
         params = [
             "log-level=error",
             "info=0",  # its settings text would show the placeholder light level
             f"pools={threads or available_cores()}",
-            "hdr10=1",
             "repeat-headers=1",
             "colorprim=bt2020",
             "transfer=smpte2084",
             "colormatrix=bt2020nc",
             "range=limited",
             "chromaloc=0",
-            f"master-display={mastering.to_x265()}",
-            "max-cll=0,0",
         ]
         stream.options = {"crf": f"{crf:g}", "preset": preset, "x265-params": ":".join(params)}
         return stream
@@ -170,6 +235,8 @@ class HevcChunkEncoder:
         self._last_pts, self._last_duration = pts, duration
         self.meter.add(frame)
         video = av.VideoFrame.from_ndarray(to_yuv420p10(_pad_to_even(frame)), format="yuv420p10le")
+        if self._stream.pix_fmt != "yuv420p10le":
+            video = video.reformat(format=self._stream.pix_fmt)  # a lossless repacking
         video.pts, video.time_base = pts, self._stream.time_base
         self._durations[pts] = duration
         self._mux(self._stream.encode(video))
@@ -179,6 +246,8 @@ class HevcChunkEncoder:
         # that `close` can make it end where the chunk's last frame ends, the one place an MP4
         # keeps a sample duration exactly; the assembly reads the last frame's duration there.
         for packet in packets:
+            if packet.is_keyframe:
+                packet = self._with_sei(packet)
             packet.duration = self._durations.pop(packet.pts, 0)
             if self._dts_shift is None:
                 self._dts_shift = _dts_repair(packet)
@@ -187,6 +256,14 @@ class HevcChunkEncoder:
             if self._held is not None:
                 self._container.mux(self._held)
             self._held = packet
+
+    def _with_sei(self, packet: av.Packet) -> av.Packet:
+        """The encoder's packet (Annex B) with the HDR10 SEI before its picture."""
+        data = join_annex_b(add_prefix_sei(split_annex_b(bytes(packet)), self._sei))
+        copy = av.Packet(data)
+        copy.pts, copy.dts, copy.time_base = packet.pts, packet.dts, packet.time_base
+        copy.is_keyframe, copy.stream = True, self._stream
+        return copy
 
     def close(self) -> None:
         """Flush the encoder and finish the file."""

@@ -48,11 +48,6 @@ class MasteringDisplay:
         xy = [round(c * _XY_UNITS) for point in (self.green, self.blue, self.red, self.white_point) for c in point]
         return xy, round(self.max_luminance * _LUMINANCE_UNITS), round(self.min_luminance * _LUMINANCE_UNITS)
 
-    def to_x265(self) -> str:
-        """The value of x265's `master-display` option, e.g. `G(13250,34500)B(7500,3000)...L(10000000,1)`."""
-        (gx, gy, bx, by, rx, ry, wx, wy), high, low = self._codes()
-        return f"G({gx},{gy})B({bx},{by})R({rx},{ry})WP({wx},{wy})L({high},{low})"
-
     def payload(self) -> bytes:
         """24 bytes: the mastering_display_colour_volume SEI payload, also the MP4 `mdcv` box body."""
         xy, high, low = self._codes()

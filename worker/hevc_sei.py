@@ -6,7 +6,8 @@ followed (ITU-T H.265):
 
 - packets in MP4/Matroska are NAL units each preceded by a big-endian length (4 bytes unless
   the `hvcC` says otherwise, ISO/IEC 14496-15 8.3.3); the `hvcC` holds arrays of NAL units with
-  2-byte lengths;
+  2-byte lengths; encoders hand FFmpeg's muxers the byte stream format of Annex B instead, each
+  NAL unit after a start code 00 00 01 (or 00 00 00 01);
 - a NAL unit is a 2-byte header then the payload with emulation prevention (7.4.2): in the RBSP
   any 0x00 0x00 followed by a byte <= 0x03 is written as 0x00 0x00 0x03 <byte>;
 - a prefix (39) or suffix (40) SEI NAL unit holds sei_message()s (7.3.5): payloadType and
@@ -27,6 +28,7 @@ CONTENT_LIGHT_LEVEL = 144
 
 _EMULATED = re.compile(b"\x00\x00\x03")
 _NEEDS_ESCAPE = re.compile(b"\x00\x00(?=[\x00-\x03])")
+_START_CODE = re.compile(b"\x00?\x00\x00\x01")
 _HVCC_ARRAYS_AT = 22
 
 
@@ -51,6 +53,19 @@ def split_nal_units(data: bytes, length_size: int = 4) -> list[bytes]:
 def join_nal_units(nals: list[bytes], length_size: int = 4) -> bytes:
     """Inverse of `split_nal_units`."""
     return b"".join(len(nal).to_bytes(length_size, "big") + nal for nal in nals)
+
+
+def split_annex_b(data: bytes) -> list[bytes]:
+    """Annex B byte stream (an encoder's packet) -> its NAL units, headers included."""
+    nals = _START_CODE.split(data)
+    if nals[0]:
+        raise ValueError("an Annex B byte stream starts with a start code")
+    return nals[1:]
+
+
+def join_annex_b(nals: list[bytes]) -> bytes:
+    """Inverse of `split_annex_b`, with 4-byte start codes."""
+    return b"".join(b"\x00\x00\x00\x01" + nal for nal in nals)
 
 
 def unescape(ebsp: bytes) -> bytes:
@@ -108,6 +123,21 @@ def sei_payloads(nals: list[bytes], payload_type: int) -> list[bytes]:
         for kind, payload in parse_sei(nal)[0]
         if kind == payload_type
     ]
+
+
+def add_prefix_sei(nals: list[bytes], messages: list[tuple[int, bytes]]) -> list[bytes]:
+    """An access unit's NAL units with one prefix SEI NAL unit (layer 0, temporal id 0) holding
+    `messages`, placed where H.265 (7.4.2.4.4) wants it: after the parameter sets, before the
+    first VCL NAL unit (types 0..31). Unchanged if a message of any of those types is already
+    there, or if the access unit has no picture."""
+    kinds = {kind for kind, _ in messages}
+    if any(kinds & {kind for kind, _ in parse_sei(nal)[0]} for nal in nals if nal_type(nal) == PREFIX_SEI):
+        return nals
+    first_vcl = next((i for i, nal in enumerate(nals) if nal_type(nal) < 32), None)
+    if first_vcl is None:
+        return nals
+    sei = build_sei(bytes([PREFIX_SEI << 1, 1]), messages)
+    return [*nals[:first_vcl], sei, *nals[first_vcl:]]
 
 
 def replace_payloads(nals: list[bytes], payloads: Mapping[int, bytes]) -> tuple[list[bytes], int]:

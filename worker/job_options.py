@@ -9,7 +9,8 @@ from .settings import Settings
 
 
 def convert_options(job: Job, settings: Settings) -> ConvertOptions:
-    """The job's model and options over the settings; device, precision, batch size and compile are the worker's."""
+    """The job's model and options over the settings; device, precision, batch size, compile and
+    the encoder are the worker's."""
     unknown = set(job.options) - set(JOB_OPTIONS)
     if unknown:
         raise InputError(f"unknown options: {', '.join(sorted(unknown))}")
@@ -20,6 +21,7 @@ def convert_options(job: Job, settings: Settings) -> ConvertOptions:
         precision=settings.precision,
         batch_size=settings.batch_size,
         compile=settings.compile,
+        encoder=settings.encoder,
         force=bool(job.options.get("force", False)),
         **chosen,
     )

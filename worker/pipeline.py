@@ -22,7 +22,7 @@ from torch import Tensor
 from .assemble import assemble
 from .chunks import Chunk, plan_chunks
 from .decode import decode_frames
-from .encode import HevcChunkEncoder
+from .encode import HevcChunkEncoder, check_encoder
 from .errors import InputError
 from .hdr10_metadata import ContentLightLevel, MasteringDisplay
 from .light_level import LightLevelMeter
@@ -48,6 +48,7 @@ class ConvertOptions:
     chunk_frames: int = 96
     crf: float = 18.0
     preset: str = "medium"
+    encoder: str = "libx265"
     max_nits: float = 1000.0
     force: bool = False
     overwrite: bool = False
@@ -147,6 +148,7 @@ def convert_chunk(
             crf=options.crf,
             preset=options.preset,
             mastering=mastering,
+            encoder=options.encoder,
         ) as encoder,
         StagePipeline(decoded, lambda frames: converter.run(frames, windows)) as hdr_frames,
     ):
@@ -168,6 +170,7 @@ def convert_file(
     started = time.monotonic()
     source, output = Path(source), Path(output)
     check_output(output, options.overwrite, source)
+    check_encoder(options.encoder)
     info = probe(source)
     refuse_hdr(info, options.force)
     converter = open_converter(options)

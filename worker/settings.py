@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     compile: bool = Field(False, description="torch.compile the model's per-window forward (slow start, faster)")
     chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")
     crf: int = Field(18, ge=0, le=51, description="x265 constant rate factor")
-    preset: str = Field("medium", description="x265 preset, ultrafast .. placebo")
+    preset: str = Field("medium", description="x265 preset, ultrafast .. placebo (NVENC: mapped to p1..p7)")
+    encoder: Literal["libx265", "hevc_nvenc"] = Field(
+        "libx265", description="HEVC encoder: libx265 (CPU) or hevc_nvenc (NVIDIA GPUs with NVENC)"
+    )
     max_nits: float = Field(1000.0, gt=0, description="mastering display peak luminance, cd/m2")
 
     # Services: job records and the Celery broker, the object store, the API.

@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .video import tile_size_argument
+
 ONNX_TOLERANCE = 1e-4
 
 
@@ -71,6 +73,7 @@ def _bench(args: argparse.Namespace) -> None:
         args.batch_size,
         args.tile_size,
         args.preset,
+        args.encoder,
         args.upload_uri,
         args.peak_tflops,
         compile=args.compile,
@@ -103,8 +106,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="auto: bf16 on CUDA, else fp32"
     )
     bench.add_argument("--batch-size", type=int, default=2)
-    bench.add_argument("--tile-size", type=int, default=None)
-    bench.add_argument("--preset", default="medium", help="x265 preset of the encode stage")
+    bench.add_argument(
+        "--tile-size",
+        type=tile_size_argument,
+        default="auto",
+        help="tile edge in pixels, auto (as convert: the largest that fits free memory) or none",
+    )
+    bench.add_argument("--preset", default="medium", help="encoder preset of the encode stage")
+    bench.add_argument("--encoder", default="libx265", choices=("libx265", "hevc_nvenc"), help="HEVC encoder")
     bench.add_argument(
         "--upload-uri",
         default=None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 from pathlib import Path
 
-from hdrtv.worker.settings import get_settings
+from hdrtv.worker.settings import Settings, get_settings
 
 MODELS = ("dslnet", "bt2408", "bt2446a")
 # Until trained DSLNet weights ship with the project, the default is the better formula.
@@ -29,6 +30,7 @@ def _convert(args: argparse.Namespace) -> None:
         chunk_frames=args.chunk_frames,
         crf=args.crf,
         preset=args.preset,
+        encoder=args.encoder,
         max_nits=args.max_nits,
         force=args.force,
         overwrite=args.overwrite,
@@ -48,7 +50,8 @@ def _convert(args: argparse.Namespace) -> None:
     )
 
 
-def _tile_size(value: str) -> int | str | None:
+def tile_size_argument(value: str) -> int | str | None:
+    """--tile-size: pixels, auto or none."""
     if value == "auto":
         return value
     if value == "none":
@@ -108,7 +111,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--batch-size", type=int, default=settings.batch_size, help="windows per forward pass")
     convert.add_argument(
         "--tile-size",
-        type=_tile_size,
+        type=tile_size_argument,
         default=settings.tile_size,
         help="tile edge in pixels, auto (the largest that fits free GPU or host memory) or none (whole frames)",
     )
@@ -120,7 +123,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     convert.add_argument("--chunk-frames", type=int, default=settings.chunk_frames, help="frames per chunk")
     convert.add_argument("--crf", type=float, default=settings.crf, help="x265 CRF (lower: better, larger)")
-    convert.add_argument("--preset", default=settings.preset, help="x265 preset (ultrafast .. placebo)")
+    convert.add_argument(
+        "--preset", default=settings.preset, help="x265 preset (ultrafast .. placebo; NVENC: mapped, or p1..p7)"
+    )
+    convert.add_argument(
+        "--encoder",
+        default=settings.encoder,
+        choices=typing.get_args(Settings.model_fields["encoder"].annotation),
+        help="libx265 (CPU) or hevc_nvenc (NVIDIA GPUs with an NVENC unit; same HDR10 metadata)",
+    )
     convert.add_argument("--max-nits", type=float, default=settings.max_nits, help="mastering display peak, cd/m2")
     convert.add_argument("--force", action="store_true", help="convert even if the input is already HDR")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
