@@ -34,6 +34,7 @@ from .windows import window_plan
 
 CONVERTERS = ("dslnet", *BASELINES)
 LUT_BASELINES = ("bt2408", "bt2446a")  # where a 3D LUT beats the formula on speed (`baselines/lut.py`)
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dslnet.pt"  # the shipped DSLNet (`weights/README.md`)
 
 
 class Converter:
@@ -118,7 +119,8 @@ def load_converter(
     exact: bool = False,
     compile: bool = False,
 ) -> Converter:
-    """A converter by name: "dslnet" (weights: a checkpoint from `save_checkpoint`; variant: a
+    """A converter by name: "dslnet" (weights: a checkpoint from `save_checkpoint`, None for the
+    shipped `DEFAULT_WEIGHTS`; variant: a
     rung or variant name that the checkpoint must match; tile_size: pixels, None or "auto";
     compile: `torch.compile` its local part, see `engine.py`), "bt2408" or "bt2446a" (those in
     `LUT_BASELINES` run through a 3D LUT within 1/1023 PQ of the formula; exact=True applies the
@@ -132,7 +134,9 @@ def load_converter(
     if name != "dslnet":
         raise ValueError(f"unknown converter {name!r}; choose from {', '.join(CONVERTERS)}")
     if weights is None:
-        raise ValueError("dslnet needs trained weights: pass weights=<checkpoint.pt>")
+        if not DEFAULT_WEIGHTS.is_file():
+            raise ValueError(f"dslnet needs trained weights: none ship at {DEFAULT_WEIGHTS}; pass weights=<file.pt>")
+        weights = DEFAULT_WEIGHTS
     path = Path(weights).resolve()
     if not path.is_file():
         raise ValueError(f"weights file not found: {path}")

@@ -16,9 +16,8 @@ def _models(specs: list[str] | None, device: str) -> dict:
 
     if not specs:
         specs = list(FORMULAS)
-        weights = getattr(converter, "DEFAULT_WEIGHTS", None)
-        if weights is not None and Path(weights).is_file():
-            specs.append(f"dslnet={weights}")
+        if converter.DEFAULT_WEIGHTS.is_file():
+            specs.append(f"dslnet={converter.DEFAULT_WEIGHTS}")
         else:
             print("hdrtv eval: no shipped DSLNet weights: baselines only (add --model dslnet=PATH)", file=sys.stderr)
     models = {}
