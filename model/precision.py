@@ -21,6 +21,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def resolve_batch_size(batch_size: int | str, device: torch.device) -> int:
+    """'auto' is 1 window per forward pass on the CPU, where a batch of 2 ran 0.78x as fast
+    (benchmarks/cpu-640x360-ladder.md: every core is busy with one window already), and 2 on
+    CUDA; a number is kept."""
+    if batch_size == "auto":
+        return 1 if device.type == "cpu" else 2
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch size must be a positive integer or 'auto', got {batch_size!r}")
+    return batch_size
+
+
 def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
     """Mixed-precision context for `precision` (fp32: none)."""
     if precision == "fp32":

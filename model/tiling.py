@@ -102,7 +102,9 @@ def auto_tile_size(
     free_bytes: float, frame_h: int, frame_w: int, batch_size: int, bytes_per_pixel: float, overlap: int = 32
 ) -> int | None:
     """The tile edge for a device with `free_bytes` to spare: None when the local part fits on
-    whole frames, else the largest multiple of `TILE_MULTIPLE` whose tiles fit.
+    whole frames, else the multiple of `TILE_MULTIPLE` whose tiles fit and that computes the
+    fewest pixels in all (overlaps counted; the larger edge on a tie). The largest fitting tile
+    is not always it: 1664 px tiles cover 2160p in 3 x 2 = 16.6 MP, 1120 px tiles in 4 x 2 = 10.0.
 
     bytes_per_pixel: peak bytes the local part allocates per pixel of one window's tile (measured
     by `engine.measure_local_bytes_per_pixel`); a batch holds `batch_size` windows' tiles at once.
@@ -115,14 +117,19 @@ def auto_tile_size(
     def fits(height: int, width: int) -> bool:
         return batch_size * bytes_per_pixel * height * width <= free_bytes
 
+    def computed_pixels(size: int) -> int:
+        layout = TileLayout(size, overlap, ramp=0)
+        return len(layout.starts(frame_h)) * min(size, frame_h) * len(layout.starts(frame_w)) * min(size, frame_w)
+
     if fits(frame_h, frame_w):
         return None
     smallest = TILE_MULTIPLE * math.ceil((2 * overlap + 2) / TILE_MULTIPLE)
-    # From the largest edge that still cuts the frame (an edge >= both sides is the whole frame).
-    for size in range((max(frame_h, frame_w) - 1) // TILE_MULTIPLE * TILE_MULTIPLE, smallest - 1, -TILE_MULTIPLE):
-        if fits(min(size, frame_h), min(size, frame_w)):
-            return size
-    raise ValueError(
-        f"{free_bytes / 2**20:.0f} MiB free holds no {smallest} px tile of {batch_size} window(s) at "
-        f"{bytes_per_pixel:.0f} bytes/pixel: lower the batch size or free device memory"
-    )
+    # Edges that cut the frame (one >= both sides is the whole frame) and fit, largest first.
+    largest = (max(frame_h, frame_w) - 1) // TILE_MULTIPLE * TILE_MULTIPLE
+    sizes = [s for s in range(largest, smallest - 1, -TILE_MULTIPLE) if fits(min(s, frame_h), min(s, frame_w))]
+    if not sizes:
+        raise ValueError(
+            f"{free_bytes / 2**20:.0f} MiB free holds no {smallest} px tile of {batch_size} window(s) at "
+            f"{bytes_per_pixel:.0f} bytes/pixel: lower the batch size or free device memory"
+        )
+    return min(sizes, key=computed_pixels)  # min keeps the first (largest) of equals

@@ -22,6 +22,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     argv = ["bench", "--size", "64x48", "--size", "32x16", "--frames", "3", "--weights", str(weights)]
     argv += ["--device", "cpu", "--preset", "ultrafast", "--json", str(json_path), "--markdown", str(markdown_path)]
     argv += ["--no-compile"]  # the compile rung compiles per size (tens of seconds): tested on its own below
+    argv += ["--batch-size", "2"]  # a batch rung (the CPU default is 1)
     assert main(argv) == 0
     return json.loads(json_path.read_text()), markdown_path.read_text()
 

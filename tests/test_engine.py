@@ -240,19 +240,31 @@ def test_compiled_engine_equals_the_eager_engine(width, tile_size):
     assert (compiled - eager).abs().max() <= 1e-4
 
 
-def test_auto_tile_size_is_whole_frames_when_they_fit_else_the_largest_fitting_multiple_of_32():
+def _computed_pixels(size, height, width, overlap=32):
+    return sum(t.height * t.width for t in frame_tiles(height, width, TileLayout(size, overlap), torch.device("cpu")))
+
+
+def test_auto_tile_size_is_whole_frames_when_they_fit_else_the_fitting_multiple_of_32_computing_least():
     mib = 2**20
     # 1080p, batch 2, 1000 bytes/pixel: whole frames need 2 * 1000 * 1920 * 1080 = 3955 MiB.
     assert auto_tile_size(4000 * mib, 1080, 1920, 2, 1000) is None
-    # 1000 MiB: s * s * 2000 <= 1048576000 -> s <= 724, so 704; a 704 tile is 704 x 704 of the frame.
-    assert auto_tile_size(1000 * mib, 1080, 1920, 2, 1000) == 704
-    # A short frame: tiles are min(s, 200) high, so s * 200 * 2000 <= 500 MiB -> s <= 1310 -> 1280.
-    assert auto_tile_size(500 * mib, 200, 1920, 2, 1000) == 1280
+    # 1000 MiB: s * s * 2000 <= 1048576000 -> s <= 724. 704 px tiles cover 1080p in 3 x 2 (2.97 MP);
+    # 576 px tiles in 4 x 2 (2.65 MP): less work, and less memory.
+    assert auto_tile_size(1000 * mib, 1080, 1920, 2, 1000) == 576
+    assert _computed_pixels(576, 1080, 1920) < _computed_pixels(704, 1080, 1920)
+    # A short frame: tiles are min(s, 200) high; up to 1280 fits, 992 is the narrowest pair of
+    # tiles covering 1920 columns with 2 x 32 px of overlap.
+    assert auto_tile_size(500 * mib, 200, 1920, 2, 1000) == 992
     assert auto_tile_size(2000 * 96 * 96, 1080, 1920, 2, 1000) == 96  # the smallest for overlap 32
     with pytest.raises(ValueError, match="lower the batch size"):
         auto_tile_size(2000 * 96 * 95, 1080, 1920, 2, 1000)
+    # 2160p on the CPU (3.1 kB/pixel, 17.7 GB to spare): 1120 px tiles, 4 x 2 = 10.0 MP of work
+    # where the largest that fits (1664, 3 x 2) would compute 16.6 MP, twice the frame.
+    size = auto_tile_size(17.7e9, 2160, 3840, 2, 3132)
+    fitting = [s for s in range(96, 1700, 32) if 2 * 3132 * s * s <= 17.7e9]
+    assert size == 1120 == min(fitting, key=lambda s: (_computed_pixels(s, 2160, 3840), -s))
     size = auto_tile_size(300 * mib, 2160, 3840, 1, 3000, overlap=64)
-    assert size % 32 == 0 and 3000 * size * size <= 300 * mib < 3000 * (size + 32) ** 2
+    assert size % 32 == 0 and 3000 * size * size <= 300 * mib
     TileLayout(size, 64)  # a size the layout takes
 
 

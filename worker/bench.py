@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from hdrtv.model import Converter, build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.precision import resolve_device
+from hdrtv.model.precision import resolve_batch_size, resolve_device
 from hdrtv.model.windows import window_plan
 
 from .bench_ladder import macs_per_pixel, run_ladder
@@ -52,7 +52,7 @@ def run_benchmarks(
     variant: str = "M7",
     device: str = "auto",
     precision: str = "auto",
-    batch_size: int = 2,
+    batch_size: int | str = "auto",
     tile_size: int | str | None = "auto",
     preset: str = "medium",
     encoder: str = "libx265",
@@ -67,6 +67,7 @@ def run_benchmarks(
     (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
     resolved = resolve_device(device)
     precision = ("bf16" if resolved.type == "cuda" else "fp32") if precision == "auto" else precision
+    batch_size = resolve_batch_size(batch_size, resolved)
     network, label = None, model
     if model == "dslnet":
         network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)

@@ -53,6 +53,11 @@ def process_peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def _rate(value: float) -> str:
+    """Two decimals, or three significant digits below 1 (0.0213 frames/s: 2160p on a CPU)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:#.3g}"
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -66,17 +71,17 @@ def _size_markdown(run: dict) -> list[str]:
         "|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {s['stage']} | {s['frames_per_second']:.2f} | {s['megapixels_per_second']:.2f} | "
+        f"| {s['stage']} | {_rate(s['frames_per_second'])} | {_rate(s['megapixels_per_second'])} | "
         f"{100 * s['share_of_stage_time']:.1f}% |"
         for s in run["stages"]
     ]
     e2e, model = run["end_to_end"], run["model_throughput"]
     lines += [
         "",
-        f"End to end (`convert_chunk`, no upload): {e2e['frames_per_second']:.2f} frames/s, "
+        f"End to end (`convert_chunk`, no upload): {_rate(e2e['frames_per_second'])} frames/s, "
         f"{e2e['ratio_to_slowest_stage']:.2f}x the slowest stage ({run['slowest_stage']['stage']}, "
-        f"{run['slowest_stage']['frames_per_second']:.2f} frames/s).",
-        f"Model: {model['frames_per_second']:.2f} frames/s"
+        f"{_rate(run['slowest_stage']['frames_per_second'])} frames/s).",
+        f"Model: {_rate(model['frames_per_second'])} frames/s"
         + (
             f", {model['achieved_tflops']:.3f} TFLOP/s of {_number(model['peak_tflops'], 1)} peak "
             f"({_number(model['fraction_of_peak'] and 100 * model['fraction_of_peak'])}%; {model['peak_source']})."
@@ -98,7 +103,7 @@ def _size_markdown(run: dict) -> list[str]:
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {r['name']} | {r['frames_per_second']:.2f} | {r['speedup_over_baseline']:.2f}x | "
+            f"| {r['name']} | {_rate(r['frames_per_second'])} | {r['speedup_over_baseline']:.2f}x | "
             f"{r['speedup_over_previous']:.2f}x | {r['achieved_tflops']:.3f} | "
             f"{_number(r['fraction_of_peak'] and 100 * r['fraction_of_peak'])}% | "
             f"{_number(r['accuracy']['psnr_db'], 1) if r['accuracy']['psnr_db'] is not None else 'identical'} |"

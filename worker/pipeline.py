@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hdrtv.model import Converter, load_converter
+from hdrtv.model.precision import resolve_batch_size, resolve_device
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
@@ -42,7 +43,7 @@ class ConvertOptions:
     variant: str | None = None
     device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 2
+    batch_size: int | str = "auto"  # windows per forward pass; "auto": 1 on the CPU, 2 on CUDA
     tile_size: int | str | None = "auto"  # pixels, None (whole frames) or "auto" (from free memory)
     compile: bool = False
     chunk_frames: int = 96
@@ -80,17 +81,20 @@ def check_output(output: Path, overwrite: bool, source: Path | None = None) -> N
 
 
 def open_converter(options: ConvertOptions) -> Converter:
-    """The converter the options name; precision 'auto' is bf16 on CUDA, fp32 elsewhere."""
+    """The converter the options name; precision 'auto' is bf16 on CUDA, fp32 elsewhere; batch
+    size 'auto' as `resolve_batch_size`."""
+    cuda = options.device.startswith("cuda") or _auto_is_cuda(options.device)
     precision = options.precision
     if precision == "auto":
-        precision = "bf16" if options.device.startswith("cuda") or _auto_is_cuda(options.device) else "fp32"
+        precision = "bf16" if cuda else "fp32"
+    batch_size = resolve_batch_size(options.batch_size, resolve_device("cuda" if cuda else "cpu"))
     return load_converter(
         options.model,
         weights=options.weights,
         variant=options.variant,
         device=options.device,
         precision=precision,
-        batch_size=options.batch_size,
+        batch_size=batch_size,
         tile_size=options.tile_size,
         compile=options.compile,
     )

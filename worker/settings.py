@@ -20,7 +20,9 @@ class Settings(BaseSettings):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto: bf16 on CUDA, fp32 on the CPU"
     )
-    batch_size: int = Field(2, ge=1, description="windows per forward pass")
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="windows per forward pass; auto: 1 on the CPU, 2 on CUDA"
+    )
     tile_size: Annotated[int, Field(ge=64)] | Literal["auto"] | None = Field(
         "auto", description="spatial tile edge in pixels; None: whole frames; auto: the largest that fits free memory"
     )

@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .video import tile_size_argument
+from .video import batch_size_argument, tile_size_argument
 
 ONNX_TOLERANCE = 1e-4
 
@@ -105,7 +105,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="auto: bf16 on CUDA, else fp32"
     )
-    bench.add_argument("--batch-size", type=int, default=2)
+    bench.add_argument(
+        "--batch-size", type=batch_size_argument, default="auto", help="windows per forward pass (auto: as convert)"
+    )
     bench.add_argument(
         "--tile-size",
         type=tile_size_argument,

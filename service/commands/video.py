@@ -50,6 +50,15 @@ def _convert(args: argparse.Namespace) -> None:
     )
 
 
+def batch_size_argument(value: str) -> int | str:
+    """--batch-size: a positive number or auto."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of windows or auto, got {value!r}")
+    return int(value)
+
+
 def tile_size_argument(value: str) -> int | str | None:
     """--tile-size: pixels, auto or none."""
     if value == "auto":
@@ -108,7 +117,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--variant", default=None, help="DSLNet rung/variant the checkpoint must be")
     convert.add_argument("--device", default=settings.device, help="cpu, cuda, cuda:N or auto")
     convert.add_argument("--precision", default=settings.precision, choices=("auto", "fp32", "fp16", "bf16"))
-    convert.add_argument("--batch-size", type=int, default=settings.batch_size, help="windows per forward pass")
+    convert.add_argument(
+        "--batch-size",
+        type=batch_size_argument,
+        default=settings.batch_size,
+        help="windows per forward pass, or auto (1 on the CPU, 2 on CUDA)",
+    )
     convert.add_argument(
         "--tile-size",
         type=tile_size_argument,
