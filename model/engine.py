@@ -151,11 +151,13 @@ class InferenceEngine:
             yield from self._collect(*pending)
 
     def _layout(self, stream: FrameStream) -> TileLayout | None:
-        """The tile layout for the stream's frames: the fixed one, or with tile_size="auto" the
-        largest tiles that fit the device's free memory, chosen once per frame size."""
+        return self.layout_for(stream.size)
+
+    def layout_for(self, size: tuple[int, int]) -> TileLayout | None:
+        """The tile layout for frames of `size` (h, w): the fixed one, or with tile_size="auto"
+        the tiles `auto_tile_size` picks for the device's free memory, chosen once per size."""
         if not self.auto_tiles:
             return self.layout
-        size = stream.size
         if size not in self._auto_layouts:
             free = free_bytes(self.device)
             per_pixel = measure_local_bytes_per_pixel(self.model, self.device, self.precision)

@@ -118,6 +118,7 @@ def _run_size(
             model_s, cuda_peak = top["seconds"], top["peak_memory_bytes"]
         else:
             hdr, model_s = clocked(lambda: torch.stack(list(converter.run(sdr, windows))))
+        layout = converter.engine.layout_for((height, width)) if converter.engine is not None else None
         from_rgb_s = yuv420p10_seconds(list(hdr))
         chunk_path = Path(scratch) / f"hdrtv-bench-{width}x{height}.mp4"
         encode_s = encode_seconds(info, list(hdr), chunk_path, preset, encoder) - from_rgb_s
@@ -149,6 +150,7 @@ def _run_size(
         "precision": precision,
         "batch_size": batch_size,
         "tile_size": tile_size,
+        "tile_size_used": None if layout is None else layout.size,  # None: whole frames
         "encoder": encoder,
         "preset": preset,
         "upload_target": upload_target,

@@ -53,6 +53,10 @@ def process_peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def _tiles(size: int | None) -> str:
+    return "whole frames" if size is None else f"{size} px tiles"
+
+
 def _rate(value: float) -> str:
     """Two decimals, or three significant digits below 1 (0.0213 frames/s: 2160p on a CPU)."""
     return f"{value:.2f}" if value >= 1 else f"{value:#.3g}"
@@ -65,6 +69,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 def _size_markdown(run: dict) -> list[str]:
     lines = [
         f"## {run['model']} at {run['size']}, {run['frames']} frames, {run['precision']}, batch {run['batch_size']}, "
+        f"{_tiles(run.get('tile_size_used'))}, "
         f"{run['encoder']} {run['preset']}",
         "",
         "| stage | frames/s | megapixels/s | share of stage time |",
