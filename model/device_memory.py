@@ -1,25 +1,13 @@
-"""Free memory on a device, the peak bytes a computation's tensors hold there, and keeping
-freed host memory for reuse.
+"""Free memory on a device, and the peak bytes a computation's tensors hold there.
 
 Used to size inference tiles (`tile_size="auto"`). On CUDA both come from PyTorch's caching
 allocator. The CPU allocator keeps no statistics, so there the free memory is what the kernel
 says is available (within the process's cgroup limit, as in a container) and the peak is
 counted by `LiveTensorBytes`, which watches every tensor the computation creates.
-
-On the CPU, DSLNet's full-resolution feature maps are hundreds of MB each. glibc's malloc hands
-blocks that large back to the kernel on every free (they are mmap'd), and every new one comes
-back as fresh pages the kernel must fault in and zero: measured here, 3.9M page faults and 10 s
-of kernel time in a 15.6 s forward pass of a 1024 x 1024 window. `retain_freed_memory` makes
-malloc keep them (one arena, no mmap'd blocks, no trimming): the same pass takes 7.4 s, and a
-1080p window 19.5 s instead of 39.6 s. The process then keeps its peak memory until it exits.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
-import platform
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -29,21 +17,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 _CGROUP = Path("/sys/fs/cgroup")
-# mallopt parameters (glibc's malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
-_INT_MAX = 2**31 - 1
-
-
-@functools.cache
-def retain_freed_memory() -> bool:
-    """Make glibc's malloc keep freed memory for reuse (see the module docstring): one arena for
-    all threads, large blocks from the heap instead of mmap, and no trimming below 2 GiB free.
-    Once per process; False where the C library is not glibc (nothing changes there)."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _INT_MAX))
-    return all(libc.mallopt(parameter, value) == 1 for parameter, value in settings)
 
 
 def free_bytes(device: torch.device) -> float:
