@@ -139,7 +139,7 @@ class InferenceEngine:
         pending: tuple[Tensor, torch.cuda.Event] | None = None
         for batch, stream in window_batches(frames, windows, self.batch_size, self._prepare):
             if not tiles:  # the frames' size is known once the first is read; (H, W) is even
-                tiles = frame_tiles(*stream[min(batch[0])].shape[-2:], self._layout(stream), self.device)
+                tiles = frame_tiles(*stream[min(batch[0])].shape[-2:], self.layout_for(stream.size), self.device)
             hdr = self._convert(batch, stream, features, tiles)
             if not self.overlap:
                 yield from hdr.cpu()
@@ -149,9 +149,6 @@ class InferenceEngine:
             pending = self._start_download(hdr)
         if pending is not None:
             yield from self._collect(*pending)
-
-    def _layout(self, stream: FrameStream) -> TileLayout | None:
-        return self.layout_for(stream.size)
 
     def layout_for(self, size: tuple[int, int]) -> TileLayout | None:
         """The tile layout for frames of `size` (h, w): the fixed one, or with tile_size="auto"

@@ -21,6 +21,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def resolve_precision(precision: str, device: torch.device) -> Precision:
+    """'auto' is bf16 autocast on CUDA and fp32 elsewhere (bf16 runs slower than fp32 on our
+    CPUs, in inference and in training); anything else is kept."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return precision  # type: ignore[return-value]
+
+
 def resolve_batch_size(batch_size: int | str, device: torch.device) -> int:
     """'auto' is 1 window per forward pass on the CPU, where a batch of 2 ran 0.78x as fast
     (benchmarks/cpu-640x360-ladder.md: every core is busy with one window already), and 2 on

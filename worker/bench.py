@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from hdrtv.model import Converter, build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.precision import resolve_batch_size, resolve_device
+from hdrtv.model.precision import resolve_batch_size, resolve_device, resolve_precision
 from hdrtv.model.windows import window_plan
 
 from .bench_ladder import macs_per_pixel, run_ladder
@@ -66,7 +66,7 @@ def run_benchmarks(
     torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it
     (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
     resolved = resolve_device(device)
-    precision = ("bf16" if resolved.type == "cuda" else "fp32") if precision == "auto" else precision
+    precision = resolve_precision(precision, resolved)
     batch_size = resolve_batch_size(batch_size, resolved)
     network, label = None, model
     if model == "dslnet":

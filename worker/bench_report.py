@@ -69,7 +69,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 def _size_markdown(run: dict) -> list[str]:
     lines = [
         f"## {run['model']} at {run['size']}, {run['frames']} frames, {run['precision']}, batch {run['batch_size']}, "
-        f"{_tiles(run.get('tile_size_used'))}, "
+        f"{_tiles(run['tile_size_used'])}, "
         f"{run['encoder']} {run['preset']}",
         "",
         "| stage | frames/s | megapixels/s | share of stage time |",

@@ -38,12 +38,12 @@ from .errors import InputError
 from .hdr10_metadata import ContentLightLevel, MasteringDisplay
 from .hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, add_prefix_sei, join_annex_b, split_annex_b
 from .light_level import LightLevelMeter
+from .settings import ENCODERS
 
 # H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
 _BT2020, _PQ, _BT2020_NCL, _LIMITED_RANGE = 9, 16, 9, 1
 
 
-ENCODERS = ("libx265", "hevc_nvenc")
 _NVENC_PRESETS = {
     "ultrafast": "p1",
     "superfast": "p1",

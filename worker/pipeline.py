@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hdrtv.model import Converter, load_converter
-from hdrtv.model.precision import resolve_batch_size, resolve_device
+from hdrtv.model.precision import resolve_batch_size, resolve_device, resolve_precision
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
@@ -83,27 +83,17 @@ def check_output(output: Path, overwrite: bool, source: Path | None = None) -> N
 def open_converter(options: ConvertOptions) -> Converter:
     """The converter the options name; precision 'auto' is bf16 on CUDA, fp32 elsewhere; batch
     size 'auto' as `resolve_batch_size`."""
-    cuda = options.device.startswith("cuda") or _auto_is_cuda(options.device)
-    precision = options.precision
-    if precision == "auto":
-        precision = "bf16" if cuda else "fp32"
-    batch_size = resolve_batch_size(options.batch_size, resolve_device("cuda" if cuda else "cpu"))
+    device = resolve_device(options.device)
     return load_converter(
         options.model,
         weights=options.weights,
         variant=options.variant,
-        device=options.device,
-        precision=precision,
-        batch_size=batch_size,
+        device=device,
+        precision=resolve_precision(options.precision, device),
+        batch_size=resolve_batch_size(options.batch_size, device),
         tile_size=options.tile_size,
         compile=options.compile,
     )
-
-
-def _auto_is_cuda(device: str) -> bool:
-    import torch
-
-    return device == "auto" and torch.cuda.is_available()
 
 
 def chunk_windows(info: VideoInfo, chunk: Chunk, shot_starts: list[int], converter: Converter) -> list[tuple[int, ...]]:

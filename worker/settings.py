@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENCODERS = ("libx265", "hevc_nvenc")  # the HEVC encoders `encode.py` drives
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HDRTV_")
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
     chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")
     crf: int = Field(18, ge=0, le=51, description="x265 constant rate factor")
     preset: str = Field("medium", description="x265 preset, ultrafast .. placebo (NVENC: mapped to p1..p7)")
-    encoder: Literal["libx265", "hevc_nvenc"] = Field(
+    encoder: Literal[ENCODERS] = Field(
         "libx265", description="HEVC encoder: libx265 (CPU) or hevc_nvenc (NVIDIA GPUs with NVENC)"
     )
     max_nits: float = Field(1000.0, gt=0, description="mastering display peak luminance, cd/m2")

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..engine import CHANNELS_LAST_MIN_WIDTH
 from ..metrics import psnr
 from ..network import DSLNet, build_dslnet, save_checkpoint
-from ..precision import Precision, autocast, resolve_device
+from ..precision import autocast, resolve_device, resolve_precision
 from .config import TrainConfig
 from .crops import TrainingCrops, validation_samples
 from .pairs import split_entries
@@ -70,13 +70,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
         return _Run(config, Path(out_dir), resume).loop(progress)
     finally:
         torch.set_num_threads(threads)
-
-
-def resolve_precision(precision: str, device: torch.device) -> Precision:
-    """ "auto" -> bf16 on CUDA, fp32 elsewhere (CPU bf16 training is slower than fp32)."""
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision  # type: ignore[return-value]
 
 
 class _Run:

@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from hdrtv.worker.settings import ENCODERS
+
 from .video import batch_size_argument, tile_size_argument
 
 ONNX_TOLERANCE = 1e-4
@@ -115,7 +117,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="tile edge in pixels, auto (as convert: the largest that fits free memory) or none",
     )
     bench.add_argument("--preset", default="medium", help="encoder preset of the encode stage")
-    bench.add_argument("--encoder", default="libx265", choices=("libx265", "hevc_nvenc"), help="HEVC encoder")
+    bench.add_argument("--encoder", default="libx265", choices=ENCODERS, help="HEVC encoder")
     bench.add_argument(
         "--upload-uri",
         default=None,

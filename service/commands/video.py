@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import typing
 from pathlib import Path
 
-from hdrtv.worker.settings import Settings, get_settings
+from hdrtv.worker.settings import ENCODERS, get_settings
 
 MODELS = ("dslnet", "bt2408", "bt2446a")
 # Until trained DSLNet weights ship with the project, the default is the better formula.
@@ -143,7 +142,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     convert.add_argument(
         "--encoder",
         default=settings.encoder,
-        choices=typing.get_args(Settings.model_fields["encoder"].annotation),
+        choices=ENCODERS,
         help="libx265 (CPU) or hevc_nvenc (NVIDIA GPUs with an NVENC unit; same HDR10 metadata)",
     )
     convert.add_argument("--max-nits", type=float, default=settings.max_nits, help="mastering display peak, cd/m2")
