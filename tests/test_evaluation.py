@@ -157,12 +157,19 @@ def test_cli_with_a_tiny_dslnet(dataset, tmp_path, capsys):
     assert sorted(p.name for p in (out / "pictures").iterdir()) == ["clip0.png", "clip0_delta_e.png"]
 
 
-def test_a_dslnet_label_gets_a_margin_over_the_best_baseline(dataset, tmp_path, baselines):
+def test_a_learned_model_gets_margins_over_the_best_baselines(dataset, tmp_path, baselines):
     torch.manual_seed(0)
     save_checkpoint(build_dslnet("M0", width=8, condition_channels=8), tmp_path / "m0.pt")
-    models = {**baselines, "dslnet": load_converter("dslnet", weights=tmp_path / "m0.pt")}
-    text = evaluate(dataset, models, frames=1).to_markdown()
-    assert "dslnet PSNR gain (dB)" in text and "| filmic | " in text
+    models = {**baselines, "tiny": load_converter("dslnet", weights=tmp_path / "m0.pt")}
+    report = evaluate(dataset, models, frames=1)
+    text = report.to_markdown()
+    best = max(report.models[:2], key=lambda m: m.overall.psnr)
+    tiny = report.models[2]
+    assert f"## Margins over the best baseline overall ({best.name})" in text
+    assert "## Best baseline of each degradation" in text
+    gain = tiny.overall.psnr - best.overall.psnr
+    assert f"| overall | {best.name} | {best.overall.psnr:.2f} | {best.overall.delta_e_itp:.2f} | {gain:+.2f} |" in text
+    assert text.count("| filmic | ") == 2  # a row in each margin table
 
 
 def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys):

@@ -30,8 +30,6 @@ from hdrtv.model.training.pairs import SequenceEntry, Split, read_png, split_ent
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
-LEARNED_NAME = "dslnet"  # models whose label contains this get a margin over the best baseline
-
 
 @dataclass
 class Scores:
@@ -126,30 +124,44 @@ class EvalReport:
         return list(dict.fromkeys(s.degradation for s in self.models[0].sequences)) if self.models else []
 
     def _margins(self) -> list[str]:
-        """Best formula per degradation (by PSNR) and each DSLNet's PSNR gain / Delta E reduction over it."""
+        """Each learned model's PSNR gain and Delta E reduction over the best formula overall (by
+        overall PSNR), overall and per degradation; then the best formula of each degradation, with
+        the learned models' margins over it."""
         baselines = [m for m in self.models if m.parameters is None]
-        learned = [m for m in self.models if LEARNED_NAME in m.name.lower()]
+        learned = [m for m in self.models if m.parameters is not None]
         if not baselines:
             return []
-        header = "| Degradation | Best baseline | PSNR | ΔE ITP |" + "".join(
-            f" {m.name} PSNR gain (dB) | {m.name} ΔE reduction |" for m in learned
-        )
-        lines = [
-            "",
-            "## Best baseline per degradation",
-            "",
-            header,
-            "|---|---|---:|---:|" + "---:|---:|" * len(learned),
-        ]
+        best = max(baselines, key=lambda m: m.overall.psnr)
+        overall = [("overall", best, best.overall)]
+        overall += [(d, best, best.degradations[d]) for d in self.degradations()]
+        per_degradation = []
         for degradation in self.degradations():
-            best = max(baselines, key=lambda m: m.degradations[degradation].psnr)
-            base = best.degradations[degradation]
-            row = f"| {degradation} | {best.name} | {base.psnr:.2f} | {base.delta_e_itp:.2f} |"
-            for model in learned:
-                ours = model.degradations[degradation]
-                row += f" {ours.psnr - base.psnr:+.2f} | {base.delta_e_itp - ours.delta_e_itp:+.2f} |"
-            lines.append(row)
-        return lines
+            winner = max(baselines, key=lambda m: m.degradations[degradation].psnr)
+            per_degradation.append((degradation, winner, winner.degradations[degradation]))
+        return [
+            *(
+                _margin_table(f"Margins over the best baseline overall ({best.name})", overall, learned)
+                if learned
+                else []
+            ),
+            *_margin_table("Best baseline of each degradation", per_degradation, learned),
+        ]
+
+
+def _margin_table(title: str, rows: list[tuple[str, ModelReport, Scores]], learned: list[ModelReport]) -> list[str]:
+    """Rows (label, baseline, its scores on that subset) -> markdown lines with each learned
+    model's PSNR gain and Delta E ITP reduction on the same subset."""
+    header = "| Subset | Baseline | PSNR | ΔE ITP |" + "".join(
+        f" {m.name} PSNR gain (dB) | {m.name} ΔE reduction |" for m in learned
+    )
+    lines = ["", f"## {title}", "", header, "|---|---|---:|---:|" + "---:|---:|" * len(learned)]
+    for label, baseline, base in rows:
+        row = f"| {label} | {baseline.name} | {base.psnr:.2f} | {base.delta_e_itp:.2f} |"
+        for model in learned:
+            ours = model.overall if label == "overall" else model.degradations[label]
+            row += f" {ours.psnr - base.psnr:+.2f} | {base.delta_e_itp - ours.delta_e_itp:+.2f} |"
+        lines.append(row)
+    return lines
 
 
 def evaluate(
