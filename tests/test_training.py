@@ -173,6 +173,17 @@ def test_cli_trains_and_the_best_weights_convert(dataset, tmp_path, capsys):
     assert int(log_rows(out)[-1]["step"]) == 6
 
 
+def test_cli_variant_overrides_the_config(dataset, tmp_path, capsys):
+    toml = tmp_path / "tiny.toml"
+    toml.write_text('variant = "M7"\nmodel = { width = 8, condition_channels = 8 }\ncrop = 16\nbatch_size = 2\n')
+    out = tmp_path / "m0"
+    argv = ["train", "--config", str(toml), "--data", str(dataset), "--out", str(out), "--quiet", "--iterations", "1"]
+    assert main([*argv, "--variant", "M0"]) == 0
+    load_converter("dslnet", weights=out / "last.pt", variant="M0")  # refuses weights of another rung
+    assert main([*argv, "--variant", "M9"]) == 2
+    assert "M9" in capsys.readouterr().err
+
+
 def test_cli_bad_data_path_is_one_line(tmp_path, capsys):
     assert main(["train", "--config", "cpu", "--data", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
