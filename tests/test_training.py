@@ -101,6 +101,20 @@ def test_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(dataset, tmp_p
     assert [row["train_loss"] for row in rows_a] == [row["train_loss"] for row in rows_b]
 
 
+def test_fine_tuning_starts_from_the_init_weights(dataset, tmp_path):
+    cfg = config(dataset, iterations=40, log_every=1, val_every=40, checkpoint_every=40)
+    train(cfg, tmp_path / "a", progress=False)
+    fresh = float(log_rows(tmp_path / "a")[0]["train_loss"])
+    trained = np.mean([float(row["train_loss"]) for row in log_rows(tmp_path / "a")[-5:]])
+    train(replace(cfg, iterations=1, seed=1, init=str(tmp_path / "a" / "best.pt")), tmp_path / "b", progress=False)
+    tuned = float(log_rows(tmp_path / "b")[0]["train_loss"])
+    assert tuned < 0.6 * fresh and tuned < 1.5 * trained
+    with pytest.raises(ValueError, match="width=8, but the config builds width=16"):
+        train(replace(cfg, model={**TINY["model"], "width": 16}, init=str(tmp_path / "a" / "best.pt")), tmp_path / "c")
+    with pytest.raises(ValueError, match="init weights not found"):
+        train(replace(cfg, init=str(tmp_path / "none.pt")), tmp_path / "d")
+
+
 def test_worker_processes_load_the_same_batches(dataset, tmp_path):
     cfg = config(dataset, iterations=4, val_every=4, checkpoint_every=4)
     train(cfg, tmp_path / "main", progress=False)

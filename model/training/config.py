@@ -17,6 +17,7 @@ from typing import Any
 CONFIGS = Path(__file__).parent / "configs"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Keys a resumed run may change: they set how long it runs and how often it reports, not what it learns.
+SHIPPED = "shipped"  # `init` naming the weights that ship with the project
 CADENCE_KEYS = frozenset({"iterations", "val_every", "log_every", "checkpoint_every"})
 
 
@@ -26,7 +27,9 @@ class TrainConfig:
     arguments (e.g. width); crop: side of the square training crops (even); val_crop: side of the
     fixed centre crop validation sees (even), None for whole frames; device: "auto" is CUDA when
     present; precision: "auto" is bf16 on CUDA and fp32 on CPUs (where bf16 trains slower);
-    threads: torch CPU threads, None leaves torch's choice."""
+    threads: torch CPU threads, None leaves torch's choice; init: weights to start from instead of
+    the seeded initialisation (fine-tuning), a `save_checkpoint` file or "shipped" for the
+    project's own (`model/weights/`), which must be the DSLNet that variant and model build."""
 
     data: str = ""
     variant: str = "M7"
@@ -47,6 +50,7 @@ class TrainConfig:
     log_every: int = 100
     num_workers: int = 0
     threads: int | None = None
+    init: str = ""
 
     def __post_init__(self) -> None:
         for name in ("betas", "milestones"):  # TOML arrays arrive as lists
@@ -72,8 +76,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> TrainConfig:
-        """A TOML file, or the name of a shipped config ("paper", "cpu"). A relative `data` in a
-        file is relative to the file's folder."""
+        """A TOML file, or the name of a shipped config ("paper", "cpu"). A relative `data` or
+        `init` in a file is relative to the file's folder."""
         path = Path(name_or_path)
         if not path.is_file():
             shipped = CONFIGS / f"{name_or_path}.toml"
@@ -85,8 +89,9 @@ class TrainConfig:
             values = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"unreadable training config {path}: {error}") from None
-        if values.get("data"):
-            values["data"] = str(path.parent / values["data"])
+        for key in ("data", "init"):
+            if values.get(key) and values[key] != SHIPPED:
+                values[key] = str(path.parent / values[key])
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,5 +133,6 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "checkpoint_every": (_positive, "a positive integer"),
     "log_every": (_positive, "a positive integer"),
     "num_workers": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+    "init": (lambda v: isinstance(v, str), f"a checkpoint path or {SHIPPED!r}"),
     "threads": (lambda v: v is None or _positive(v), "a positive integer"),
 }

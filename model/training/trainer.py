@@ -31,11 +31,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..converter import DEFAULT_WEIGHTS
 from ..engine import CHANNELS_LAST_MIN_WIDTH
 from ..metrics import psnr
 from ..network import DSLNet, build_dslnet, save_checkpoint
 from ..precision import autocast, resolve_device, resolve_precision
-from .config import TrainConfig
+from .config import SHIPPED, TrainConfig
 from .crops import TrainingCrops, validation_samples
 from .pairs import split_entries
 
@@ -63,6 +64,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
     if not config.data:
         raise ValueError("no dataset: set data in the training config or pass --data")
     config = replace(config, data=str(Path(config.data).resolve()))
+    if config.init and config.init != SHIPPED:
+        config = replace(config, init=str(Path(config.init).resolve()))
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -87,6 +90,8 @@ class _Run:
                 self.model = build_dslnet(config.variant, **config.model).to(self.device).train()
             except TypeError as error:  # an unknown DSLNet argument in config.model
                 raise ValueError(f"training config model: {error}") from None
+        if config.init:
+            self._initialise(DEFAULT_WEIGHTS if config.init == SHIPPED else Path(config.init))
         if self.device.type == "cpu" and self.model.config["width"] >= CHANNELS_LAST_MIN_WIDTH:
             self.model = self.model.to(memory_format=torch.channels_last)  # as at inference: ~20x faster 17x17
         self.crops = TrainingCrops(root, self.model.radius, config.crop, config.seed)
@@ -191,6 +196,20 @@ class _Run:
             best_val_psnr=self.best,
             seconds=self.seconds,
         )
+
+    def _initialise(self, path: Path) -> None:
+        """Start from trained weights (fine-tuning); they must fit the network the config builds."""
+        if not path.is_file():
+            raise ValueError(f"init weights not found: {path}")
+        checkpoint = torch.load(path, map_location=self.device, weights_only=True)
+        built = self.model.config
+        for key, value in built.items():
+            if checkpoint["config"].get(key) != value:
+                raise ValueError(
+                    f"init weights {path} are a DSLNet with {key}={checkpoint['config'].get(key)!r}, but the "
+                    f"config builds {key}={value!r}: set variant and [model] to match"
+                )
+        self.model.load_state_dict(checkpoint["state_dict"])
 
     def _restore(self) -> None:
         """Continue from last.pt: its config must match but for cadence; log rows past its step go."""

@@ -13,7 +13,13 @@ def _train(args: argparse.Namespace) -> None:
     from hdrtv.model.training.trainer import train
 
     config = TrainConfig.load(args.config)
-    overrides = {"data": args.data, "variant": args.variant, "iterations": args.iterations, "device": args.device}
+    overrides = {
+        "data": args.data,
+        "variant": args.variant,
+        "iterations": args.iterations,
+        "device": args.device,
+        "init": args.init,
+    }
     config = replace(config, **{key: value for key, value in overrides.items() if value is not None})
     result = train(config, args.out, resume=not args.no_resume, progress=not args.quiet)
     print(
@@ -28,6 +34,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--data", default=None, help="the pairs dataset folder (overrides the config's data)")
     train.add_argument("--out", type=Path, default=Path("runs/dslnet"), help="folder for checkpoints and log.csv")
     train.add_argument("--variant", default=None, help="the rung or variant to train, e.g. M0 (overrides the config)")
+    train.add_argument(
+        "--init",
+        default=None,
+        help="start from these weights (fine-tuning): a checkpoint, or 'shipped' for the project's",
+    )
     train.add_argument("--iterations", type=int, default=None, help="total steps (overrides the config)")
     train.add_argument("--device", default=None, help="auto, cpu or cuda[:N] (overrides the config)")
     train.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
