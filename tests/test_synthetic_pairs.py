@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -143,6 +144,12 @@ def test_builder_is_reproducible_and_never_overwrites(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hdri", "one", "two"]  # nothing half-written
 
 
+def test_one_house_style_renders_only_that_degradation(tmp_path):
+    write_panoramas(tmp_path / "hdri", ["esplanade", "field"])
+    entries = build_from_hdr_images(tmp_path / "data", tmp_path / "hdri", replace(SMALL, degradations=("bt2446c",)))
+    assert [(e.split, e.degradation) for e in entries] == [("val", "bt2446c")] + [("train", "bt2446c")] * 3
+
+
 def test_cli_builds_a_dataset_and_refuses_bad_input_in_one_line(tmp_path, capsys):
     from hdrtv.service.cli import main
 
@@ -155,6 +162,7 @@ def test_cli_builds_a_dataset_and_refuses_bad_input_in_one_line(tmp_path, capsys
         (["--images", str(tmp_path / "nowhere")], "not a folder"),
         (["--images", str(tmp_path / "hdri"), "--train-size", "33x32"], "must be even"),
         (["--images", str(tmp_path / "hdri"), "--val-size", "wide"], "width x height"),
+        (["--images", str(tmp_path / "hdri"), "--degradations", "clip,sepia"], "unknown degradation 'sepia'"),
     ):
         assert main(["dataset", "from-hdr-images", str(tmp_path / "other"), *bad]) == 2
         err = capsys.readouterr().err

@@ -56,7 +56,8 @@ _MOTION_WEIGHTS = (0.25, 0.1, 0.2, 0.15, 0.2, 0.1)
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What to render. Sizes are (height, width), even."""
+    """What to render. Sizes are (height, width), even. degradations: the SDR models used, e.g.
+    one alone for a dataset of a single house style (`hdrtv train --init` fine-tunes on it)."""
 
     frames: int = 10
     train_size: tuple[int, int] = (256, 256)
@@ -66,6 +67,12 @@ class SyntheticSpec:
     crf_range: tuple[int, int] = (18, 30)
     fov_range: tuple[float, float] = (70.0, 100.0)
     seed: int = 0
+    degradations: tuple[str, ...] = DEGRADATIONS
+
+    def __post_init__(self) -> None:
+        for name in self.degradations or ("",):
+            if name not in DEGRADATIONS:
+                raise ValueError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
 
 
 @dataclass(frozen=True)
@@ -97,11 +104,12 @@ def _jobs(images: list[Path], spec: SyntheticSpec) -> list[_Job]:
     jobs = []
     for offset, image in enumerate(images):
         if image.stem in held_out:
-            jobs += [_Job(image, "val", n, name) for n, name in enumerate(DEGRADATIONS)]
+            jobs += [_Job(image, "val", n, name) for n, name in enumerate(spec.degradations)]
         else:
             count = spec.train_sequences_per_image
             # Degradations rotate per image so every model gets its share of every image.
-            jobs += [_Job(image, "train", n, DEGRADATIONS[(offset + n) % len(DEGRADATIONS)]) for n in range(count)]
+            cycle = spec.degradations
+            jobs += [_Job(image, "train", n, cycle[(offset + n) % len(cycle)]) for n in range(count)]
     return jobs
 
 

@@ -46,6 +46,7 @@ def _from_hdr_images(args: argparse.Namespace) -> None:
         train_sequences_per_image=args.sequences_per_image,
         compression_share=args.compressed,
         seed=args.seed,
+        **({"degradations": tuple(args.degradations.split(","))} if args.degradations else {}),
     )
     with tqdm(desc="sequences", unit="seq", disable=None) as bar:
 
@@ -103,4 +104,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--compressed", type=float, default=0.3, help="share of sequences whose SDR goes through H.264 (default 0.3)"
     )
     images.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    images.add_argument(
+        "--degradations",
+        default=None,
+        help="comma-separated SDR models, e.g. bt2446c alone for one house style (default: all five: "
+        "bt2446a, bt2446c, clip, filmic, auto-exposure)",
+    )
     images.set_defaults(run=_from_hdr_images)
