@@ -13,7 +13,7 @@ Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"
 ]
 Metadata = dict[str, str]
-# Until trained DSLNet weights ship, the default is the better formula (as `hdrtv convert`'s).
+# The default is the better formula, as `hdrtv convert`'s (why: service/commands/video.py).
 DEFAULT_MODEL = "bt2446a"
 
 

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from hdrtv.model import converter as converter_module
 from hdrtv.model import load_converter, window_plan
 from hdrtv.model.baselines import BASELINES
 from hdrtv.model.colour.transfer import pq_inverse_eotf
 from hdrtv.model.metrics import psnr
-from hdrtv.model.network import build_dslnet, save_checkpoint
+from hdrtv.model.model_info import count_parameters
+from hdrtv.model.network import VARIANTS, build_dslnet, save_checkpoint
 
 
 def _weights(tmp_path, width):
@@ -84,7 +86,6 @@ def test_variant_must_match_the_checkpoint(tiny_weights):
     "kwargs, message",
     [
         (dict(name="hdrnet"), "unknown converter 'hdrnet'"),
-        (dict(name="dslnet"), "needs trained weights"),
         (dict(name="dslnet", weights="/no/such/file.pt"), "weights file not found"),
         (dict(name="bt2408", weights="x.pt"), "fixed formula"),
         (dict(name="bt2408", precision="fp64"), "unknown precision"),
@@ -94,6 +95,27 @@ def test_variant_must_match_the_checkpoint(tiny_weights):
 def test_bad_arguments_fail_with_a_message_naming_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_converter(**kwargs)
+
+
+def test_dslnet_without_weights_runs_the_shipped_checkpoint():
+    """The weights of model/weights/ (its README is the model card): a trained M7 over the BT.2446
+    Method A prior, so on real-looking frames it must differ from that formula."""
+    converter = load_converter("dslnet")
+    assert all(converter.model.config[key] == value for key, value in VARIANTS["M7"].items())
+    assert converter.model.config["prior"] == "bt2446a"
+    card = (converter_module.DEFAULT_WEIGHTS.parent / "README.md").read_text()
+    assert f"{count_parameters(converter.model):,} parameters" in card
+    frames = _frames(t=5, h=32, w=48)
+    hdr = converter.convert(frames)
+    prior = load_converter("bt2446a", exact=True).convert(frames)
+    assert hdr.shape == frames.shape and 0 <= hdr.min() and hdr.max() <= 1
+    assert np.abs(hdr - prior).mean() > 1e-3
+
+
+def test_a_missing_shipped_checkpoint_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(converter_module, "DEFAULT_WEIGHTS", tmp_path / "dslnet.pt")
+    with pytest.raises(ValueError, match="needs trained weights"):
+        load_converter("dslnet")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hdrtv.model.converter import load_converter
+from hdrtv.model.converter import DEFAULT_WEIGHTS, load_converter
 from hdrtv.model.training import pairs
 from hdrtv.model.training.config import TrainConfig
 from hdrtv.model.training.crops import TrainingCrops
@@ -113,6 +113,18 @@ def test_fine_tuning_starts_from_the_init_weights(dataset, tmp_path):
         train(replace(cfg, model={**TINY["model"], "width": 16}, init=str(tmp_path / "a" / "best.pt")), tmp_path / "c")
     with pytest.raises(ValueError, match="init weights not found"):
         train(replace(cfg, init=str(tmp_path / "none.pt")), tmp_path / "d")
+
+
+def test_init_shipped_is_the_project_weights(dataset, tmp_path):
+    shipped = torch.load(DEFAULT_WEIGHTS, weights_only=True)
+    cfg = config(dataset, model={"prior": "bt2446a"}, batch_size=1, lr=1e-12, iterations=1, init="shipped")
+    train(cfg, tmp_path, progress=False)
+    tuned = torch.load(tmp_path / "last.pt", weights_only=True)["state_dict"]
+    learned = [name for name in shipped["state_dict"] if "running_" not in name and "num_batches" not in name]
+    assert len(learned) > 90
+    for name in learned:
+        tensor = shipped["state_dict"][name]
+        assert torch.allclose(tensor.float(), tuned[name].float(), atol=1e-6), name
 
 
 def test_worker_processes_load_the_same_batches(dataset, tmp_path):

@@ -54,7 +54,7 @@ class Job:
     phase: JobPhase | None = None
     input_uri: str
     output_uri: str
-    model: str = "bt2446a"  # the CLI's default too, until trained DSLNet weights ship
+    model: str = "bt2446a"  # the CLI's default too (why: service/commands/video.py)
     options: dict[str, Any] = field(default_factory=dict)
     priority: int = 5
     callback_url: str | None = None
