@@ -61,7 +61,10 @@ def test_cli_export_onnx_writes_a_checked_model(tmp_path):
     result = _hdrtv("export-onnx", str(out), "--height", "32", "--width", "32")
     assert result.returncode == 0, result.stderr
     assert out.is_file() and "max abs error" in result.stdout
+    assert "untrained" not in result.stderr  # the shipped weights by default
     assert onnx.load(str(out)).graph.input[0].name == "frames"
+    result = _hdrtv("export-onnx", str(tmp_path / "m0.onnx"), "--variant", "M0", "--height", "32", "--width", "32")
+    assert result.returncode == 0 and "exporting an untrained DSLNet M0" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ def _model_info(args: argparse.Namespace) -> None:
 
 def _export_onnx(args: argparse.Namespace) -> None:
     import torch
+    from hdrtv.model.converter import DEFAULT_WEIGHTS
     from hdrtv.model.network import build_dslnet, load_checkpoint
     from hdrtv.model.onnx_export import export_onnx, onnx_max_abs_error
 
@@ -31,10 +32,11 @@ def _export_onnx(args: argparse.Namespace) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.height % 2 or args.width % 2:
         raise ValueError(f"--height and --width must be even, got {args.height}x{args.width}")
-    if args.weights is not None:
-        if not args.weights.is_file():
-            raise ValueError(f"weights file not found: {args.weights}")
-        model = load_checkpoint(args.weights)
+    weights = DEFAULT_WEIGHTS if args.weights is None and args.variant is None else args.weights
+    if weights is not None:
+        if not weights.is_file():
+            raise ValueError(f"weights file not found: {weights}")
+        model = load_checkpoint(weights)
     else:
         print(f"no --weights given: exporting an untrained DSLNet {args.variant}", file=sys.stderr)
         model = build_dslnet(args.variant)
@@ -149,8 +151,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     onnx = commands.add_parser("export-onnx", help="export DSLNet to ONNX and check it with onnxruntime")
     onnx.add_argument("output", type=Path, help="the .onnx file to write")
-    onnx.add_argument("--weights", type=Path, default=None, help="checkpoint to export (default: untrained)")
-    onnx.add_argument("--variant", default="M7", help="rung or variant when no --weights is given")
+    onnx.add_argument("--weights", type=Path, default=None, help="checkpoint to export (default: the shipped one)")
+    onnx.add_argument("--variant", default=None, help="export this rung or variant untrained instead, e.g. M0")
     onnx.add_argument("--height", type=int, default=256, help="frame height the graph is built for (even)")
     onnx.add_argument("--width", type=int, default=256, help="frame width the graph is built for (even)")
     onnx.set_defaults(run=_export_onnx)
