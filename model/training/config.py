@@ -16,8 +16,8 @@ from typing import Any
 
 CONFIGS = Path(__file__).parent / "configs"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-# Keys a resumed run may change: they set how long it runs and how often it reports, not what it learns.
 SHIPPED = "shipped"  # `init` naming the weights that ship with the project
+# Keys a resumed run may change: they set how long it runs and how often it reports, not what it learns.
 CADENCE_KEYS = frozenset({"iterations", "val_every", "log_every", "checkpoint_every"})
 
 

@@ -58,6 +58,10 @@ class ModelReport:
     degradations: dict[str, Scores]
     sequences: list[SequenceScores]
 
+    def scores(self, degradation: str | None) -> Scores:
+        """The mean over one degradation's sequences, or over all with None."""
+        return self.overall if degradation is None else self.degradations[degradation]
+
 
 @dataclass
 class EvalReport:
@@ -131,34 +135,27 @@ class EvalReport:
         learned = [m for m in self.models if m.parameters is not None]
         if not baselines:
             return []
-        best = max(baselines, key=lambda m: m.overall.psnr)
-        overall = [("overall", best, best.overall)]
-        overall += [(d, best, best.degradations[d]) for d in self.degradations()]
-        per_degradation = []
-        for degradation in self.degradations():
-            winner = max(baselines, key=lambda m: m.degradations[degradation].psnr)
-            per_degradation.append((degradation, winner, winner.degradations[degradation]))
-        return [
-            *(
-                _margin_table(f"Margins over the best baseline overall ({best.name})", overall, learned)
-                if learned
-                else []
-            ),
-            *_margin_table("Best baseline of each degradation", per_degradation, learned),
-        ]
+        lines = []
+        if learned:
+            best = max(baselines, key=lambda m: m.overall.psnr)
+            rows = [(subset, best) for subset in [None, *self.degradations()]]
+            lines += _margin_table(f"Margins over the best baseline overall ({best.name})", rows, learned)
+        winners = [(d, max(baselines, key=lambda m: m.degradations[d].psnr)) for d in self.degradations()]
+        return lines + _margin_table("Best baseline of each degradation", winners, learned)
 
 
-def _margin_table(title: str, rows: list[tuple[str, ModelReport, Scores]], learned: list[ModelReport]) -> list[str]:
-    """Rows (label, baseline, its scores on that subset) -> markdown lines with each learned
-    model's PSNR gain and Delta E ITP reduction on the same subset."""
+def _margin_table(title: str, rows: list[tuple[str | None, ModelReport]], learned: list[ModelReport]) -> list[str]:
+    """Rows (degradation or None for all sequences, a baseline) -> markdown lines with the
+    baseline's scores on that subset and each learned model's PSNR gain and Delta E ITP reduction."""
     header = "| Subset | Baseline | PSNR | ΔE ITP |" + "".join(
         f" {m.name} PSNR gain (dB) | {m.name} ΔE reduction |" for m in learned
     )
     lines = ["", f"## {title}", "", header, "|---|---|---:|---:|" + "---:|---:|" * len(learned)]
-    for label, baseline, base in rows:
-        row = f"| {label} | {baseline.name} | {base.psnr:.2f} | {base.delta_e_itp:.2f} |"
+    for subset, baseline in rows:
+        base = baseline.scores(subset)
+        row = f"| {subset or 'overall'} | {baseline.name} | {base.psnr:.2f} | {base.delta_e_itp:.2f} |"
         for model in learned:
-            ours = model.overall if label == "overall" else model.degradations[label]
+            ours = model.scores(subset)
             row += f" {ours.psnr - base.psnr:+.2f} | {base.delta_e_itp - ours.delta_e_itp:+.2f} |"
         lines.append(row)
     return lines

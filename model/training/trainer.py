@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..converter import DEFAULT_WEIGHTS
 from ..engine import CHANNELS_LAST_MIN_WIDTH
 from ..metrics import psnr
-from ..network import DSLNet, build_dslnet, save_checkpoint
+from ..network import DSLNet, build_dslnet, load_checkpoint, save_checkpoint
 from ..precision import autocast, resolve_device, resolve_precision
 from .config import SHIPPED, TrainConfig
 from .crops import TrainingCrops, validation_samples
@@ -201,15 +201,14 @@ class _Run:
         """Start from trained weights (fine-tuning); they must fit the network the config builds."""
         if not path.is_file():
             raise ValueError(f"init weights not found: {path}")
-        checkpoint = torch.load(path, map_location=self.device, weights_only=True)
-        built = self.model.config
-        for key, value in built.items():
-            if checkpoint["config"].get(key) != value:
+        trained = load_checkpoint(path)
+        for key, value in self.model.config.items():
+            if trained.config.get(key) != value:
                 raise ValueError(
-                    f"init weights {path} are a DSLNet with {key}={checkpoint['config'].get(key)!r}, but the "
+                    f"init weights {path} are a DSLNet with {key}={trained.config.get(key)!r}, but the "
                     f"config builds {key}={value!r}: set variant and [model] to match"
                 )
-        self.model.load_state_dict(checkpoint["state_dict"])
+        self.model.load_state_dict(trained.state_dict())
 
     def _restore(self) -> None:
         """Continue from last.pt: its config must match but for cadence; log rows past its step go."""
