@@ -14,18 +14,19 @@ from contextlib import asynccontextmanager
 import redis
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from hdrtv.worker.celery_app import make_app, send
-from hdrtv.worker.errors import InputError
-from hdrtv.worker.job_record import Job
-from hdrtv.worker.job_store import JobStore
-from hdrtv.worker.settings import Settings, get_settings
-from hdrtv.worker.storage import ObjectStore, StorageUnavailable
-from hdrtv.worker.task_names import START_JOB
+from hdrtv.worker.control.celery_app import make_app, send
+from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.job_record import Job
+from hdrtv.worker.control.job_store import JobStore
+from hdrtv.worker.control.settings import Settings, get_settings
+from hdrtv.worker.control.storage.object_store import ObjectStore, StorageUnavailable
+from hdrtv.worker.control.task_names import START_JOB
 
 from .api_keys import ApiKeys
-from .metrics import ApiMetrics, MetricsMiddleware
-from .routes import batches, health, jobs, metrics
-from .routes.deps import Services
+from .api_metrics import ApiMetrics, MetricsMiddleware
+from .routes import batches, health, jobs
+from .routes import prometheus as metrics
+from .services import Services
 from .submission import SubmissionLimits
 
 REDIS_TIMEOUT_S = 5

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .routes.deps import AppServices
+from .services import AppServices
 
 _bearer = HTTPBearer(auto_error=False, description="an API key made by `hdrtv keys create TENANT`")
 

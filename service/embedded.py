@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdrtv.worker.settings import Settings, get_settings
+from hdrtv.worker.control.settings import Settings, get_settings
 
 TENANT = "local"
 
@@ -32,7 +32,7 @@ def start_store(host: str = "127.0.0.1") -> str:
     """Serve an in-memory Redis on a free loopback port from daemon threads; its URL."""
     import redis
     from fakeredis import TcpFakeServer
-    from hdrtv.worker import job_scripts
+    from hdrtv.worker.control import job_scripts
 
     server = TcpFakeServer((host, 0))
     server.daemon_threads = True  # connections end with the process
@@ -88,7 +88,7 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
 
 def run_worker(log_level: str) -> None:
     """Run a solo-pool Celery worker of both queues in this thread until it is stopped (SIGINT, SIGTERM)."""
-    from hdrtv.worker.celery_app import app
+    from hdrtv.worker.control.celery_app import app
 
     argv = ["worker", "--queues", "gpu,cpu", "--pool", "solo", "--loglevel", log_level]
     app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from hdrtv.worker.job_record import Job, JobPhase, JobStatus
+from hdrtv.worker.control.job_record import Job, JobPhase, JobStatus
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 Model = Literal["dslnet", "bt2408", "bt2446a"]

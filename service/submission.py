@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, status
-from hdrtv.worker.errors import InputError
-from hdrtv.worker.storage import ObjectNotFound, ObjectStore
+from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.storage.object_store import ObjectNotFound, ObjectStore
 
 from .schemas import JobCreate
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import redis
 from fastapi.testclient import TestClient
 from hdrtv.service.app import create_app
-from hdrtv.service.routes.deps import Services
+from hdrtv.service.services import Services
 from hdrtv.service.submission import SubmissionLimits
-from hdrtv.worker.settings import Settings
-from hdrtv.worker.task_names import CPU_QUEUE
+from hdrtv.worker.control.settings import Settings
+from hdrtv.worker.control.task_names import CPU_QUEUE
 from video_factory import write_clip
 
 # kombu's Redis transport keeps priority p of queue q in the list q + SEP + p (q alone for 0).

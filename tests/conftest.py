@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import servers
-from hdrtv.worker.settings import Settings
-from hdrtv.worker.storage import ObjectStore
+from hdrtv.worker.control.settings import Settings
+from hdrtv.worker.control.storage.object_store import ObjectStore
 
 MiB = 1024 * 1024
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from hdrtv.worker.colour_tags import MATRIX, PRIMARIES, RANGE, TRANSFER, tag_code
+from hdrtv.worker.media.colour_tags import MATRIX, PRIMARIES, RANGE, TRANSFER, tag_code
 
 # Luma weights (Kr, Kb) of ITU-R BT.601, BT.709 and BT.2020.
 LUMA_WEIGHTS = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722), "bt2020": (0.2627, 0.0593)}

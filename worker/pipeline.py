@@ -20,15 +20,15 @@ from hdrtv.model.precision import resolve_batch_size, resolve_device, resolve_pr
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
-from .assemble import assemble
-from .chunks import Chunk, plan_chunks
-from .decode import decode_frames
-from .encode import HevcChunkEncoder, check_encoder
-from .errors import InputError
-from .hdr10_metadata import ContentLightLevel, MasteringDisplay
-from .light_level import LightLevelMeter
-from .probe import VideoInfo, probe, refuse_hdr
-from .scenes import detect_shot_starts
+from .control.errors import InputError
+from .formats.static_metadata import ContentLightLevel, MasteringDisplay
+from .media.assemble import assemble
+from .media.chunks import Chunk, plan_chunks
+from .media.decode import decode_frames
+from .media.encode import HevcChunkEncoder, check_encoder
+from .media.light_level import LightLevelMeter
+from .media.probe import VideoInfo, probe, refuse_hdr
+from .media.scenes import detect_shot_starts
 from .stage_pipeline import StagePipeline
 
 OUTPUT_SUFFIXES = (".mkv", ".mp4")
@@ -36,7 +36,7 @@ OUTPUT_SUFFIXES = (".mkv", ".mp4")
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What a user chooses for one conversion (defaults: `worker/settings.py`)."""
+    """What a user chooses for one conversion (defaults: `worker/control/settings.py`)."""
 
     model: str = "dslnet"
     weights: Path | None = None

@@ -21,7 +21,7 @@ def _summary(out: Path, entries: list[SequenceEntry]) -> str:
 
 
 def _from_videos(args: argparse.Namespace) -> None:
-    from hdrtv.worker.paired_videos import build_from_videos
+    from hdrtv.worker.datasets.paired_videos import build_from_videos
 
     entries = build_from_videos(
         args.output,
@@ -36,7 +36,7 @@ def _from_videos(args: argparse.Namespace) -> None:
 
 
 def _from_hdr_images(args: argparse.Namespace) -> None:
-    from hdrtv.worker.synthetic_pairs import SyntheticSpec, build_from_hdr_images
+    from hdrtv.worker.datasets.synthetic_pairs import SyntheticSpec, build_from_hdr_images
     from tqdm import tqdm
 
     spec = SyntheticSpec(

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from hdrtv.worker.settings import get_settings
+from hdrtv.worker.control.settings import get_settings
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

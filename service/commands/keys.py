@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from hdrtv.worker.settings import get_settings
+from hdrtv.worker.control.settings import get_settings
 
 
 def _keys(args: argparse.Namespace) -> None:
     import redis
-    from hdrtv.service.api_keys import ApiKeys
+
+    from ..api_keys import ApiKeys
 
     keys = ApiKeys(redis.Redis.from_url(get_settings().redis_url, decode_responses=True))
     try:

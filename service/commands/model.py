@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from hdrtv.worker.settings import ENCODERS
+from hdrtv.worker.control.settings import ENCODERS
 
 from .video import batch_size_argument, tile_size_argument
 
@@ -61,8 +61,8 @@ def _frame_size(text: str) -> tuple[int, int]:
 def _bench(args: argparse.Namespace) -> None:
     import json
 
-    from hdrtv.worker.bench import SIZES, run_benchmarks
-    from hdrtv.worker.bench_report import format_markdown
+    from hdrtv.worker.bench.report import format_markdown
+    from hdrtv.worker.bench.suite import SIZES, run_benchmarks
 
     if args.frames < 3:  # two shots; and x265 chunks of 2 frames can fail to mux (FFmpeg "not yet implemented")
         raise ValueError(f"--frames must be at least 3, got {args.frames}")

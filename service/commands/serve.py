@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hdrtv.worker.settings import get_settings
+from hdrtv.worker.control.settings import get_settings
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -14,14 +14,15 @@ def _serve(args: argparse.Namespace) -> None:
         _serve_embedded(args)
         return
     import uvicorn
-    from hdrtv.service.app import create_app
+
+    from ..app import create_app
 
     app = create_app(get_settings())  # refuses default secrets in production before listening
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
 
 
 def _serve_embedded(args: argparse.Namespace) -> None:
-    from hdrtv.service import embedded
+    from .. import embedded
 
     data = Path(args.data_dir).resolve()
     running = embedded.start(data, args.host, args.port, args.log_level)

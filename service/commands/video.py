@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hdrtv.worker.settings import ENCODERS, get_settings
+from hdrtv.worker.control.settings import ENCODERS, get_settings
 
 MODELS = ("dslnet", "bt2408", "bt2446a")
 # The shipped DSLNet (model/weights/README.md) is opt-in: it beats this formula by under 1 dB on our
@@ -73,7 +73,7 @@ def tile_size_argument(value: str) -> int | str | None:
 
 
 def _probe(args: argparse.Namespace) -> None:
-    from hdrtv.worker.probe import probe
+    from hdrtv.worker.media.probe import probe
 
     info = probe(args.file)
     if args.json:
@@ -101,7 +101,7 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _demo_clip(args: argparse.Namespace) -> None:
-    from hdrtv.worker.demo_clip import write_demo_clip
+    from hdrtv.worker.media.demo_clip import write_demo_clip
     from hdrtv.worker.pipeline import check_output
 
     check_output(args.output, args.overwrite)

@@ -15,12 +15,12 @@ def _worker(args: argparse.Namespace) -> None:
     with nullcontext() if configured else tempfile.TemporaryDirectory(prefix="hdrtv-metrics-") as fresh:
         if fresh is not None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
-        from hdrtv.worker import metrics
-        from hdrtv.worker.celery_app import app, send
-        from hdrtv.worker.job_store import JobStore
-        from hdrtv.worker.recovery import Sweeper
-        from hdrtv.worker.settings import get_settings
-        from hdrtv.worker.task_names import CPU_QUEUE
+        from hdrtv.worker.control.celery_app import app, send
+        from hdrtv.worker.control.job_store import JobStore
+        from hdrtv.worker.control.settings import get_settings
+        from hdrtv.worker.control.task_names import CPU_QUEUE
+        from hdrtv.worker.jobs import task_metrics as metrics
+        from hdrtv.worker.jobs.recovery import Sweeper
 
         queues = [queue.strip() for queue in args.queues.split(",")]
         if args.metrics_port is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from .deps import AppServices, Services
+from ..services import AppServices, Services
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)

@@ -16,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
-from hdrtv.worker.job_record import Job, JobStatus
-from hdrtv.worker.job_store import JobExists
+from hdrtv.worker.control.job_record import Job, JobStatus
+from hdrtv.worker.control.job_store import JobExists
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from ..schemas import JobCreate, JobOptions
+from ..services import Services
 from ..submission import check_job
-from .deps import Services
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from hdrtv.worker.job_record import Job, JobStatus
+from hdrtv.worker.control.job_record import Job, JobStatus
 
 from ..auth import CurrentTenant
 from ..schemas import JobCreate, JobList, JobPublic
-from .deps import AppServices, Services, well_formed_id
+from ..services import AppServices, Services, well_formed_id
 from .intake import check_capacity, commit, prepare
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

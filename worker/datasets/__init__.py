@@ -1,0 +1,1 @@
+"""Training datasets from video files and HDR images: paired SDR/HDR sequences on disk."""

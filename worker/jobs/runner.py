@@ -1,0 +1,262 @@
+"""The steps of a conversion job as plain functions: `tasks.py` runs them under Celery, tests call
+them directly.
+
+`start_job` (CPU) fetches and probes the source, finds shots and plans chunks, then enqueues one
+`convert_chunk` per chunk (GPU); the step that records the last chunk enqueues `assemble_job`
+(CPU), which joins the chunks with the source's audio and subtitles, uploads the output and marks
+the job succeeded. Every step looks its job up first and stops when it is gone or finished, and
+may run twice: a recorded chunk is skipped, the assembly is enqueued once (a claim), uploads
+rewrite the same keys. A user's mistake (`InputError`) fails the job at once; transient errors
+propagate for the task to retry; a cancelled job's files are removed by whichever step sees it.
+A job with a `callback_url` gets one `deliver_callback` (a claim) from the step that finishes it
+or, for a cancelled job, from the first step that sees the cancellation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from hdrtv.model import Converter
+
+from ..control.errors import InputError
+from ..control.job_record import Job, JobPhase, JobStatus
+from ..control.job_store import JobStore
+from ..control.settings import Settings
+from ..control.storage.object_store import ObjectStore
+from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
+from ..formats.static_metadata import MasteringDisplay
+from ..media.assemble import assemble
+from ..media.chunks import Chunk, plan_chunks
+from ..media.decode import decode_frames
+from ..media.light_level import LightLevelMeter
+from ..media.probe import VideoInfo, probe, refuse_hdr
+from ..media.scenes import detect_shot_starts
+from ..pipeline import OUTPUT_SUFFIXES, ConvertOptions, open_converter
+from ..pipeline import convert_chunk as convert_chunk_frames
+from . import callbacks
+from .files import chunk_uri, discard, fetch, fetch_source, job_dir, local_source
+from .job_options import convert_options
+from .recovery import ASSEMBLY, chunk_step, heartbeat
+
+_PROBES_KEPT = 4
+
+
+@dataclass
+class JobContext:
+    """What the steps work with, one per worker process; `enqueue(task name, args, job priority)`."""
+
+    store: JobStore
+    objects: ObjectStore
+    settings: Settings
+    scratch: Path
+    enqueue: Callable[[str, list[Any], int], None]
+    probes: dict[str, VideoInfo] = field(default_factory=dict)
+
+
+def start_job(ctx: JobContext, job_id: str) -> None:
+    """Plan the job's chunks (once) and enqueue those not converted yet."""
+    job = _live_job(ctx, job_id)
+    if job is None:
+        return
+    with _failing_on_input_error(ctx, job):
+        if job.chunks_total is None:
+            _plan(ctx, job)
+        job = _live_job(ctx, job_id)
+        if job is None:
+            return
+        done = ctx.store.chunk_results(job_id)
+        for index in range(job.chunks_total):
+            if index not in done:
+                ctx.enqueue(CONVERT_CHUNK, [job_id, index], job.priority)
+        _enqueue_assembly_when_complete(ctx, job_id)
+
+
+def convert_chunk(ctx: JobContext, job_id: str, index: int) -> None:
+    """Convert chunk `index` into the job's temporary prefix and record it."""
+    job = _live_job(ctx, job_id)
+    if job is None:
+        return
+    if index not in ctx.store.chunk_results(job_id):
+        ttl = ctx.settings.heartbeat_ttl_s
+        with _failing_on_input_error(ctx, job), heartbeat(ctx.store, job_id, chunk_step(index), ttl):
+            started = time.monotonic()
+            plan = ctx.store.get_plan(job_id)
+            chunk = Chunk.from_dict(plan["chunks"][index])
+            options = convert_options(job, ctx.settings)
+            path = job_dir(ctx.scratch, job_id) / f"encoded{index:05d}.mp4"
+            mastering = MasteringDisplay(max_luminance=options.max_nits)
+            info, converter = _probe(ctx, job), _converter(options)
+            meter = convert_chunk_frames(info, chunk, plan["shot_starts"], converter, path, mastering, options)
+            if _discard_if_cancelled(ctx, job):
+                return
+            ctx.objects.upload(path, chunk_uri(ctx.objects, job, index))
+            path.unlink()
+            seconds = time.monotonic() - started
+            result = {"frames": chunk.stop - chunk.start, "meter": meter.to_dict(), "seconds": seconds}
+            ctx.store.mark_chunk_done(job_id, index, result)
+    if not _discard_if_cancelled(ctx, job):
+        _enqueue_assembly_when_complete(ctx, job_id)
+
+
+def assemble_job(ctx: JobContext, job_id: str) -> None:
+    """Join the chunks into the output, upload it, remove the chunks and mark the job succeeded."""
+    job = _live_job(ctx, job_id)
+    if job is None:
+        return
+    with _failing_on_input_error(ctx, job), heartbeat(ctx.store, job_id, ASSEMBLY, ctx.settings.heartbeat_ttl_s):
+        started = time.monotonic()
+        results = ctx.store.chunk_results(job_id)
+        if len(results) != job.chunks_total:
+            raise RuntimeError(f"job {job_id}: {len(results)} of {job.chunks_total} chunks recorded")
+        ctx.store.update(job_id, phase=JobPhase.ASSEMBLING)
+        folder = job_dir(ctx.scratch, job_id)
+        uris = [chunk_uri(ctx.objects, job, index) for index in range(job.chunks_total)]
+        paths = [fetch(ctx.objects, uri, folder / f"chunk{index:05d}.mp4") for index, uri in enumerate(uris)]
+        meter = LightLevelMeter()
+        for result in results.values():
+            meter.merge(LightLevelMeter.from_dict(result["meter"]))
+        mastering = MasteringDisplay(max_luminance=convert_options(job, ctx.settings).max_nits)
+        output = folder / f"output{_output_suffix(ctx, job)}"
+        assemble(paths, output, fetch_source(ctx.objects, ctx.scratch, job), meter.result(), mastering, overwrite=True)
+        written = probe(output)
+        assembled = time.monotonic()
+        if _discard_if_cancelled(ctx, job):
+            return
+        ctx.store.update(job_id, phase=JobPhase.UPLOADING)
+        ctx.objects.upload(output, job.output_uri)
+        timings = job.timings | {
+            "convert_s": sum(result["seconds"] for result in results.values()),
+            "assemble_s": assembled - started,
+            "upload_s": time.monotonic() - assembled,
+        }
+        if not ctx.store.set_status(job_id, JobStatus.SUCCEEDED, output_hdr10=hdr10_summary(written), timings=timings):
+            ctx.objects.delete(job.output_uri)  # cancelled during the upload: leave no output behind
+        discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job_id)
+
+
+def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
+    """Mark the job failed (unless already finished) and remove its files."""
+    job = ctx.store.get(job_id)
+    if job is not None:
+        ctx.store.set_status(job_id, JobStatus.FAILED, error_code=code, error_message=message)
+        discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job_id)
+
+
+def hdr10_summary(info: VideoInfo) -> dict[str, Any]:
+    """The HDR10 signalling an output carries, as the job record reports it."""
+    return {
+        "codec": info.codec,
+        "transfer": info.color_transfer,
+        "primaries": info.color_primaries,
+        "mastering_display": dataclasses.asdict(info.mastering_display) if info.mastering_display else None,
+        "content_light": dataclasses.asdict(info.content_light) if info.content_light else None,
+    }
+
+
+def _plan(ctx: JobContext, job: Job) -> None:
+    started = time.monotonic()
+    ctx.store.set_status(job.id, JobStatus.RUNNING, phase=JobPhase.PROBING)
+    options = convert_options(job, ctx.settings)
+    _output_suffix(ctx, job)
+    info = _probe(ctx, job)
+    refuse_hdr(info, options.force)
+    radius = _converter(dataclasses.replace(options, device="cpu", precision="fp32")).radius
+    shot_starts = detect_shot_starts(decode_frames(info))
+    chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, radius)
+    ctx.store.set_plan(job.id, {"shot_starts": shot_starts, "chunks": [chunk.to_dict() for chunk in chunks]})
+    ctx.store.update(
+        job.id,
+        phase=JobPhase.CONVERTING,
+        frames_total=info.frame_count,
+        chunks_total=len(chunks),
+        timings={"prepare_s": time.monotonic() - started},
+    )
+
+
+def _live_job(ctx: JobContext, job_id: str) -> Job | None:
+    """The job unless it is gone or finished; a cancelled job's files are removed on the way."""
+    job = ctx.store.get(job_id)
+    if job is None or not job.status.terminal:
+        return job
+    if job.status == JobStatus.CANCELLED:
+        discard(ctx.objects, ctx.scratch, job)
+    _schedule_callback(ctx, job_id)
+    return None
+
+
+def _discard_if_cancelled(ctx: JobContext, job: Job) -> bool:
+    if ctx.store.cancel_requested(job.id):
+        discard(ctx.objects, ctx.scratch, job)
+        _schedule_callback(ctx, job.id)
+        return True
+    return False
+
+
+def _schedule_callback(ctx: JobContext, job_id: str) -> None:
+    """Enqueue the delivery of a finished job's callback, once (a claim; a step that saw the job
+    finished earlier but could not enqueue left it unclaimed)."""
+    job = ctx.store.get(job_id)
+    if job is None or not job.callback_url or not job.status.terminal or not ctx.store.claim(job_id, "callback"):
+        return
+    ctx.store.update(job_id, callback=callbacks.initial_state())
+    try:
+        ctx.enqueue(DELIVER_CALLBACK, [job_id], job.priority)
+    except BaseException:
+        ctx.store.release(job_id, "callback")
+        raise
+
+
+def _enqueue_assembly_when_complete(ctx: JobContext, job_id: str) -> None:
+    job = ctx.store.get(job_id)
+    complete = job is not None and job.chunks_total is not None and job.chunks_done >= job.chunks_total
+    if complete and ctx.store.claim(job_id, "assemble"):
+        try:
+            ctx.enqueue(ASSEMBLE_JOB, [job_id], job.priority)
+        except BaseException:
+            ctx.store.release(job_id, "assemble")  # the retried step claims it again
+            raise
+
+
+@contextmanager
+def _failing_on_input_error(ctx: JobContext, job: Job) -> Iterator[None]:
+    """Fail the job with the error's line, naming the input URI rather than the worker's copy."""
+    try:
+        yield
+    except InputError as error:
+        message = str(error).replace(str(local_source(ctx.objects, ctx.scratch, job)), job.input_uri)
+        fail_job(ctx, job.id, "invalid_input", message)
+
+
+def _probe(ctx: JobContext, job: Job) -> VideoInfo:
+    if job.id not in ctx.probes:
+        while len(ctx.probes) >= _PROBES_KEPT:
+            del ctx.probes[next(iter(ctx.probes))]
+        ctx.probes[job.id] = probe(fetch_source(ctx.objects, ctx.scratch, job))
+    return ctx.probes[job.id]
+
+
+def _converter(options: ConvertOptions) -> Converter:
+    """The converter (DSLNet weights load once per process, see `load_converter`)."""
+    try:
+        return open_converter(options)
+    except ValueError as error:
+        raise InputError(f"model {options.model}: {error}") from error
+
+
+def _output_suffix(ctx: JobContext, job: Job) -> str:
+    suffix = _suffix(ctx.objects.parse(job.output_uri).key)
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{job.output_uri}: the output must be .mkv or .mp4")
+    return suffix
+
+
+def _suffix(key: str) -> str:
+    return PurePosixPath(key).suffix.lower()
