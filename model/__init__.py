@@ -3,20 +3,30 @@
     from hdrtv.model import load_converter
     hdr = load_converter("bt2446a").convert(sdr_frames)   # (t, h, w, 3) -> (t, h, w, 3) PQ
 
-Knows nothing of video files, queues or HTTP.
+Knows nothing of video files, queues or HTTP. The names below load on first use, so that the
+torch-free `hdrtv.model.options` imports without torch (the API validates options with it).
 """
 
-from .converter import CONVERTERS, Converter, load_converter
-from .network import DSLNet, build_dslnet, load_checkpoint, save_checkpoint
-from .windows import window_plan
+from __future__ import annotations
 
-__all__ = [
-    "CONVERTERS",
-    "Converter",
-    "DSLNet",
-    "build_dslnet",
-    "load_checkpoint",
-    "load_converter",
-    "save_checkpoint",
-    "window_plan",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CONVERTERS": ".converter",
+    "Converter": ".converter",
+    "load_converter": ".converter",
+    "DSLNet": ".network",
+    "build_dslnet": ".network",
+    "load_checkpoint": ".network",
+    "save_checkpoint": ".network",
+    "window_plan": ".windows",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

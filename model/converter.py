@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,8 +29,9 @@ from .baselines import BASELINES
 from .baselines.lut import Lut3d
 from .engine import InferenceEngine
 from .frame_stream import as_unit_float, window_batches
-from .network import VARIANTS, DSLNet, load_checkpoint
-from .precision import Precision, autocast, resolve_device
+from .network import VARIANTS, DSLNet, load_checkpoint, read_checkpoint_config
+from .options import ModelOptions
+from .precision import Precision, autocast, resolve_device, resolve_options
 from .windows import window_plan
 
 CONVERTERS = ("dslnet", *BASELINES)
@@ -40,32 +42,24 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dslnet.pt"  # the shipped
 class Converter:
     """Converts SDR frames to HDR10 frames with one model on one device.
 
-    DSLNet runs through an `InferenceEngine` (tile_size, tile_overlap, compile: see there); a
-    baseline is a per-pixel formula applied to each window's centre frame.
+    DSLNet runs through an `InferenceEngine` (tiles and compile: see there); a baseline is a
+    per-pixel formula applied to each window's centre frame. `options` (`ModelOptions`) are made
+    concrete for this machine once, here.
     """
 
     def __init__(
-        self,
-        name: str,
-        model: DSLNet | Callable[[Tensor], Tensor],
-        device: str | torch.device = "cpu",
-        precision: Precision = "fp32",
-        batch_size: int = 4,
-        tile_size: int | str | None = None,
-        tile_overlap: int = 32,
-        compile: bool = False,
+        self, name: str, model: DSLNet | Callable[[Tensor], Tensor], options: ModelOptions = ModelOptions()
     ) -> None:
         self.name = name
-        self.device = resolve_device(device)
-        autocast(self.device, precision)  # validates the combination now, not at the first frame
-        self.precision = precision
-        self.batch_size = batch_size
+        self.options = resolve_options(options)
+        self.device = torch.device(self.options.device)
+        self.precision: Precision = self.options.precision  # type: ignore[assignment]
+        autocast(self.device, self.precision)  # validates the combination now, not at the first frame
+        self.batch_size: int = self.options.batch_size  # type: ignore[assignment]
         self.model = model
         self.engine = None
         if isinstance(model, DSLNet):
-            self.engine = InferenceEngine(
-                model, self.device, precision, batch_size, tile_size, tile_overlap, compile=compile
-            )
+            self.engine = InferenceEngine(model, self.options)
             self.model = self.engine.model
 
     @property
@@ -104,46 +98,59 @@ def _cached_lut(name: str, device: torch.device) -> Lut3d:
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: Path, modified_ns: int, device: torch.device) -> DSLNet:
     """A checkpoint's model ready on `device`, loaded once per process (keyed by file version)."""
-    return InferenceEngine(load_checkpoint(path), device).model
+    return InferenceEngine(load_checkpoint(path), device=str(device)).model
 
 
 def load_converter(
-    name: str = "dslnet",
-    weights: str | Path | None = None,
-    variant: str | None = None,
-    device: str | torch.device = "cpu",
-    precision: Precision = "fp32",
-    batch_size: int = 4,
-    tile_size: int | str | None = None,
-    tile_overlap: int = 32,
-    exact: bool = False,
-    compile: bool = False,
+    name: str | None = None, options: ModelOptions = ModelOptions(), *, exact: bool = False, **choices: Any
 ) -> Converter:
-    """A converter by name: "dslnet" (weights: a checkpoint from `save_checkpoint`, None for the
-    shipped `DEFAULT_WEIGHTS`; variant: a
-    rung or variant name that the checkpoint must match; tile_size: pixels, None or "auto";
-    compile: `torch.compile` its local part, see `engine.py`), "bt2408" or "bt2446a" (those in
-    `LUT_BASELINES` run through a 3D LUT within 1/1023 PQ of the formula; exact=True applies the
-    formula itself, the reference; tiles and compile do not apply)."""
+    """The converter `name` (default: the one `options` name), with `choices` setting options
+    over `options`: `load_converter("dslnet", weights="m.pt", batch_size=2)`, `load_converter(options=o)`.
+
+    "dslnet": weights from `save_checkpoint`, None for the shipped `DEFAULT_WEIGHTS`; variant: a
+    rung or variant name that the checkpoint must match. "bt2408" and "bt2446a" are formulas (those
+    in `LUT_BASELINES` run through a 3D LUT within 1/1023 PQ of the formula; exact=True applies the
+    formula itself, the reference; weights, tiles and compile do not apply)."""
+    options = options.updated(**choices if name is None else choices | {"model": name})
+    name = options.model
     if name in BASELINES:
-        if weights is not None or variant is not None:
+        if options.weights is not None or options.variant is not None:
             raise ValueError(f"{name} is a fixed formula: it takes no weights or variant")
+        formula = BASELINES[name]
         if name in LUT_BASELINES and not exact:
-            return Converter(name, _cached_lut(name, resolve_device(device)), device, precision, batch_size)
-        return Converter(name, BASELINES[name], device, precision, batch_size)
-    if name != "dslnet":
-        raise ValueError(f"unknown converter {name!r}; choose from {', '.join(CONVERTERS)}")
-    if weights is None:
-        if not DEFAULT_WEIGHTS.is_file():
-            raise ValueError(f"dslnet needs trained weights: none ship at {DEFAULT_WEIGHTS}; pass weights=<file.pt>")
-        weights = DEFAULT_WEIGHTS
-    path = Path(weights).resolve()
+            formula = _cached_lut(name, resolve_device(options.device))
+        return Converter(name, formula, options)
+    model = _cached_model(*_checkpoint_version(options), resolve_device(options.device))
+    _check_variant(model.config, options)
+    return Converter("dslnet", model, options)
+
+
+def converter_radius(options: ModelOptions) -> int:
+    """T of the converter `options` name, without building it: 0 for the per-frame formulas, the
+    checkpoint's radius for DSLNet (read from its config; the same errors as `load_converter`)."""
+    if options.model in BASELINES:
+        return 0
+    config = read_checkpoint_config(_checkpoint_version(options)[0])
+    _check_variant(config, options)
+    return config["radius"]
+
+
+def _checkpoint_version(options: ModelOptions) -> tuple[Path, int]:
+    """DSLNet's checkpoint (the shipped one without weights) and its modification time, checked."""
+    if options.weights is None and not DEFAULT_WEIGHTS.is_file():
+        raise ValueError(f"dslnet needs trained weights: none ship at {DEFAULT_WEIGHTS}; pass weights=<file.pt>")
+    path = Path(options.weights or DEFAULT_WEIGHTS).resolve()
     if not path.is_file():
         raise ValueError(f"weights file not found: {path}")
-    model = _cached_model(path, path.stat().st_mtime_ns, resolve_device(device))
-    if variant is not None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown DSLNet variant {variant!r}; choose from {', '.join(VARIANTS)}")
-        if any(model.config[key] != value for key, value in VARIANTS[variant].items()):
-            raise ValueError(f"weights {path} are not a DSLNet {variant}")
-    return Converter("dslnet", model, device, precision, batch_size, tile_size, tile_overlap, compile)
+    return path, path.stat().st_mtime_ns
+
+
+def _check_variant(config: dict[str, Any], options: ModelOptions) -> None:
+    """ValueError unless the checkpoint's `config` is the rung or variant the options name (if any)."""
+    variant = options.variant
+    if variant is None:
+        return
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown DSLNet variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if any(config[key] != value for key, value in VARIANTS[variant].items()):
+        raise ValueError(f"weights {options.weights or DEFAULT_WEIGHTS} are not a DSLNet {variant}")

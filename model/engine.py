@@ -47,6 +47,7 @@ with eager to float rounding (tests: 1e-4 max abs on PQ values), not bitwise.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +57,8 @@ from torch import Tensor
 from .device_memory import LiveTensorBytes, free_bytes
 from .frame_stream import FrameStream, window_batches
 from .network import DSLNet, FrameContext
-from .precision import Precision, autocast, resolve_device
+from .options import TILE_OVERLAP, TILE_RAMP, ModelOptions
+from .precision import Precision, autocast, resolve_options
 from .tiling import Tile, TileLayout, auto_tile_size, frame_tiles
 
 # torch 2.13's CPU kernels hang on channels-last bf16 depthwise 17x17 convolutions of 8 or 16
@@ -78,46 +80,43 @@ def prepare_model(model: DSLNet, device: torch.device) -> DSLNet:
 class InferenceEngine:
     """Runs one DSLNet on one device over streams of windows.
 
-    tile_size: side of the square tiles the local part runs on (even), None for whole frames,
-    "auto" for the largest that fits the device's free memory (GPU memory, or the host's available
-    memory on the CPU; chosen once per frame size, so chunks of one video tile alike);
-    tile_overlap: context pixels each tile has on each side of a seam; tile_ramp: width of the
-    cross-fade across each seam (see `tiling.py`);
-    reuse: share per-frame work among windows; compile: `torch.compile` the local part;
-    overlap: on CUDA, pinned-memory copies overlapped with compute (False: synchronous copies).
+    options (`ModelOptions`; `choices` set fields over them): device, precision, batch size,
+    tile_size (side of the square tiles the local part runs on, None for whole frames, "auto" for
+    the largest that fits the device's free memory: GPU memory, or the host's available memory on
+    the CPU; chosen once per frame size, so chunks of one video tile alike) and compile
+    (`torch.compile` the local part). tile_overlap: context pixels each tile has on each side of a
+    seam; tile_ramp: width of the cross-fade across each seam (see `tiling.py`); reuse: share
+    per-frame work among windows; overlap: on CUDA, pinned-memory copies overlapped with compute
+    (False: synchronous copies).
     """
 
     def __init__(
         self,
         model: DSLNet,
-        device: str | torch.device = "cpu",
-        precision: Precision = "fp32",
-        batch_size: int = 4,
-        tile_size: int | str | None = None,
-        tile_overlap: int = 32,
-        tile_ramp: int = 16,
+        options: ModelOptions = ModelOptions(),
+        *,
+        tile_overlap: int = TILE_OVERLAP,
+        tile_ramp: int = TILE_RAMP,
         reuse: bool = True,
-        compile: bool = False,
         overlap: bool = True,
+        **choices: Any,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if isinstance(tile_size, str) and tile_size != "auto":
-            raise ValueError(f"tile_size must be a number of pixels, None or 'auto', got {tile_size!r}")
-        self.device = resolve_device(device)
+        context = {"tile_overlap": tile_overlap, "tile_ramp": tile_ramp}
+        options = resolve_options(options.updated(context, **choices))
+        self.device = torch.device(options.device)
+        tile_size = options.tile_size
         self.auto_tiles = tile_size == "auto"
-        fixed = None if tile_size in (None, "auto") else int(tile_size)
-        self.layout = None if fixed is None else TileLayout(fixed, tile_overlap, tile_ramp)
+        self.layout = None if tile_size in (None, "auto") else TileLayout(tile_size, tile_overlap, tile_ramp)
         self.tile_overlap, self.tile_ramp = tile_overlap, tile_ramp
         self._auto_layouts: dict[tuple[int, int], TileLayout | None] = {}
-        autocast(self.device, precision)  # validates the combination now, not at the first frame
-        self.precision = precision
+        self.precision: Precision = options.precision  # type: ignore[assignment]
+        autocast(self.device, self.precision)  # validates the combination now, not at the first frame
         self.model = prepare_model(model, self.device)
-        self.batch_size = batch_size
+        self.batch_size: int = options.batch_size  # type: ignore[assignment]
         self.reuse = reuse
-        self.compile = compile
+        self.compile = options.compile
         self._local_forward = self.model
-        if compile:
+        if self.compile:
             mode = CUDA_COMPILE_MODE if self.device.type == "cuda" else None
             # A wrapper, not `model.compile()`: the model may be shared (`load_converter` caches it).
             self._local_forward = torch.compile(self.model, dynamic=None, mode=mode)

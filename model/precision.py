@@ -1,4 +1,4 @@
-"""Device and numeric precision choices shared by inference code."""
+"""Device and numeric precision choices shared by inference code: "auto" made concrete."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import contextlib
 from typing import Literal
 
 import torch
+
+from .options import ModelOptions
 
 Precision = Literal["fp32", "fp16", "bf16"]
 AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -49,3 +51,15 @@ def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractC
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("fp16 is for GPUs; on the CPU use bf16 or fp32")
     return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[precision])
+
+
+def resolve_options(options: ModelOptions) -> ModelOptions:
+    """The options with device, precision and batch size made concrete for this machine."""
+    device = resolve_device(options.device)
+    return options.model_copy(
+        update={
+            "device": str(device),
+            "precision": resolve_precision(options.precision, device),
+            "batch_size": resolve_batch_size(options.batch_size, device),
+        }
+    )

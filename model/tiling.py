@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .options import TILE_OVERLAP, TILE_RAMP, tile_size_problem
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -40,15 +42,13 @@ class TileLayout:
     """How to tile: square tiles of `size` (even) pixels, `overlap` and `ramp` as above."""
 
     size: int
-    overlap: int = 32
-    ramp: int = 16
+    overlap: int = TILE_OVERLAP
+    ramp: int = TILE_RAMP
 
     def __post_init__(self) -> None:
-        if self.size % 2 or self.size < 2 * self.overlap + 2 or not 0 <= self.ramp <= 2 * self.overlap:
-            raise ValueError(
-                f"need an even tile size > 2 * overlap and 0 <= ramp <= 2 * overlap, got size {self.size}, "
-                f"overlap {self.overlap}, ramp {self.ramp}"
-            )
+        problem = tile_size_problem(self.size, self.overlap, self.ramp)
+        if problem:
+            raise ValueError(problem)
 
     def starts(self, length: int) -> list[int]:
         """Even starts of the tiles covering [0, length), length even, spread evenly so that
@@ -99,7 +99,7 @@ TILE_MULTIPLE = 32  # automatic tile edges are multiples of this (even, and frie
 
 
 def auto_tile_size(
-    free_bytes: float, frame_h: int, frame_w: int, batch_size: int, bytes_per_pixel: float, overlap: int = 32
+    free_bytes: float, frame_h: int, frame_w: int, batch_size: int, bytes_per_pixel: float, overlap: int = TILE_OVERLAP
 ) -> int | None:
     """The tile edge for a device with `free_bytes` to spare: None when the local part fits on
     whole frames, else the multiple of `TILE_MULTIPLE` whose tiles fit and that computes the

@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+from hdrtv.model.options import DEFAULT_CONVERTER
 from hdrtv.worker.control.job_record import Job, JobPhase, JobStatus
+from hdrtv.worker.control.options import JOB_FIELDS, ConversionOptions, fields_model
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-Model = Literal["dslnet", "bt2408", "bt2446a"]
-Preset = Literal[
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"
-]
 Metadata = dict[str, str]
-# The default is the better formula, as `hdrtv convert`'s (why: service/commands/video.py).
-DEFAULT_MODEL = "bt2446a"
 
 
-class JobOptions(BaseModel):
-    """Encoding options; those left out take the service's configured defaults."""
+ConverterName = ConversionOptions.model_fields["model"].annotation
+
+
+class JobOptions(fields_model("JobOptionFields", JOB_FIELDS + ("overwrite",), optional=JOB_FIELDS)):
+    """A job's options (`options.JOB_FIELDS`, declared once in `ConversionOptions`); those left
+    out take the service's configured defaults; `overwrite` concerns the submission's checks."""
 
     model_config = ConfigDict(extra="forbid")
-
-    crf: float | None = Field(None, ge=0, le=51, description="x265 constant rate factor")
-    preset: Preset | None = Field(None, description="x265 preset")
-    max_nits: float | None = Field(None, gt=0, le=10000, description="mastering display peak, cd/m2")
-    chunk_frames: int | None = Field(None, ge=8, description="frames per chunk")
-    overwrite: bool = Field(False, description="replace an existing output object")
 
 
 class JobSettings(BaseModel):
@@ -34,7 +28,7 @@ class JobSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Model = DEFAULT_MODEL
+    model: ConverterName = DEFAULT_CONVERTER
     options: JobOptions = Field(default_factory=JobOptions)
     priority: int = Field(5, ge=0, le=9, description="9 is the most urgent")
     callback_url: HttpUrl | None = Field(None, description="POSTed the job when it ends, signed with HMAC-SHA256")

@@ -27,11 +27,11 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, status
 from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.options import OUTPUT_SUFFIXES
 from hdrtv.worker.control.storage.object_store import ObjectNotFound, ObjectStore
 
 from .schemas import JobCreate
 
-OUTPUT_SUFFIXES = (".mkv", ".mp4")  # what worker/pipeline.py writes
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts .mxf .mpg .mpeg .wmv .flv .3gp .y4m".split())
 # Top-level box types of MP4/MOV files (ISO/IEC 14496-12 and QuickTime).
 _MP4_BOXES = frozenset(b"ftyp styp moov mdat free skip wide pdin uuid meta sidx moof mfra".split())

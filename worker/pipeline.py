@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hdrtv.model import Converter, load_converter
-from hdrtv.model.precision import resolve_batch_size, resolve_device, resolve_precision
 from hdrtv.model.windows import window_plan
 from torch import Tensor
 
 from .control.errors import InputError
+from .control.options import OUTPUT_SUFFIXES, ConversionOptions
 from .formats.static_metadata import ContentLightLevel, MasteringDisplay
 from .media.assemble import assemble
 from .media.chunks import Chunk, plan_chunks
@@ -30,29 +30,6 @@ from .media.light_level import LightLevelMeter
 from .media.probe import VideoInfo, probe, refuse_hdr
 from .media.scenes import detect_shot_starts
 from .stage_pipeline import StagePipeline
-
-OUTPUT_SUFFIXES = (".mkv", ".mp4")
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    """What a user chooses for one conversion (defaults: `worker/control/settings.py`)."""
-
-    model: str = "dslnet"
-    weights: Path | None = None
-    variant: str | None = None
-    device: str = "auto"
-    precision: str = "auto"
-    batch_size: int | str = "auto"  # windows per forward pass; "auto": 1 on the CPU, 2 on CUDA
-    tile_size: int | str | None = "auto"  # pixels, None (whole frames) or "auto" (from free memory)
-    compile: bool = False
-    chunk_frames: int = 96
-    crf: float = 18.0
-    preset: str = "medium"
-    encoder: str = "libx265"
-    max_nits: float = 1000.0
-    force: bool = False
-    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,22 +57,6 @@ def check_output(output: Path, overwrite: bool, source: Path | None = None) -> N
         raise InputError(f"{directory}: output directory is not writable")
 
 
-def open_converter(options: ConvertOptions) -> Converter:
-    """The converter the options name; precision 'auto' is bf16 on CUDA, fp32 elsewhere; batch
-    size 'auto' as `resolve_batch_size`."""
-    device = resolve_device(options.device)
-    return load_converter(
-        options.model,
-        weights=options.weights,
-        variant=options.variant,
-        device=device,
-        precision=resolve_precision(options.precision, device),
-        batch_size=resolve_batch_size(options.batch_size, device),
-        tile_size=options.tile_size,
-        compile=options.compile,
-    )
-
-
 def chunk_windows(info: VideoInfo, chunk: Chunk, shot_starts: list[int], converter: Converter) -> list[tuple[int, ...]]:
     """The converter's windows for the frames `chunk` emits, as indices into its decoded frames
     (`chunk.decode_start` on); windows never cross the video's shot boundaries (replicate padding
@@ -118,7 +79,7 @@ def convert_chunk(
     converter: Converter,
     path: Path,
     mastering: MasteringDisplay,
-    options: ConvertOptions,
+    options: ConversionOptions,
     progress: Callable[[int], None] | None = None,
 ) -> LightLevelMeter:
     """Convert and encode the frames `chunk` emits into `path`; returns their light levels.
@@ -156,7 +117,7 @@ def convert_chunk(
 def convert_file(
     source: str | Path,
     output: str | Path,
-    options: ConvertOptions = ConvertOptions(),
+    options: ConversionOptions = ConversionOptions(),
     progress: Callable[[int, int], None] | None = None,
 ) -> ConvertSummary:
     """SDR video file -> HDR10 .mkv/.mp4 with the source's audio and subtitles; `progress` is
@@ -167,7 +128,7 @@ def convert_file(
     check_encoder(options.encoder)
     info = probe(source)
     refuse_hdr(info, options.force)
-    converter = open_converter(options)
+    converter = load_converter(options=options)
     mastering = MasteringDisplay(max_luminance=options.max_nits)
     shot_starts = detect_shot_starts(decode_frames(info))
     chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, converter.radius)

@@ -161,6 +161,11 @@ def save_checkpoint(model: DSLNet, path: str | Path, **extra: object) -> None:
     torch.save({"config": model.config, "state_dict": model.state_dict(), **extra}, path)
 
 
+def read_checkpoint_config(path: str | Path) -> dict:
+    """The constructor arguments a checkpoint was saved with, its tensors left on disk (mmap)."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)["config"]
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> DSLNet:
     """Rebuild a DSLNet from a checkpoint written by `save_checkpoint`."""
     checkpoint = torch.load(path, map_location=map_location, weights_only=True)

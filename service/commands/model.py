@@ -8,11 +8,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from hdrtv.worker.control.settings import ENCODERS
+from hdrtv.worker.control.options import ConversionOptions
+from hdrtv.worker.control.settings import get_settings
 
-from .video import batch_size_argument, tile_size_argument
+from .option_flags import add_option_flags, chosen
 
 ONNX_TOLERANCE = 1e-4
+BENCH_FLAGS = ("model", "weights", "variant", "device", "precision", "batch_size", "tile_size", "preset", "encoder")
+"""What a bench times, chosen as for a conversion (DSLNet by default; a variant alone: untrained)."""
 
 
 def _model_info(args: argparse.Namespace) -> None:
@@ -66,22 +69,9 @@ def _bench(args: argparse.Namespace) -> None:
 
     if args.frames < 3:  # two shots; and x265 chunks of 2 frames can fail to mux (FFmpeg "not yet implemented")
         raise ValueError(f"--frames must be at least 3, got {args.frames}")
+    options = ConversionOptions(model="dslnet").updated(**chosen(args, BENCH_FLAGS))
     result = run_benchmarks(
-        args.size or SIZES,
-        args.frames,
-        args.model,
-        args.weights,
-        args.variant,
-        args.device,
-        args.precision,
-        args.batch_size,
-        args.tile_size,
-        args.preset,
-        args.encoder,
-        args.upload_uri,
-        args.peak_tflops,
-        compile=args.compile,
-        ladder=args.ladder,
+        args.size or SIZES, args.frames, options, args.upload_uri, args.peak_tflops, args.compile_rung, args.ladder
     )
     markdown = format_markdown(result)
     print(markdown, end="")
@@ -102,24 +92,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="frame size WIDTHxHEIGHT (even); repeat for several (default: 1920x1080 and 3840x2160)",
     )
     bench.add_argument("--frames", type=int, default=10, help="frames to time per stage (at least 3)")
-    bench.add_argument("--model", default="dslnet", choices=("dslnet", "bt2408", "bt2446a"))
-    bench.add_argument("--weights", type=Path, default=None, help="DSLNet checkpoint (default: untrained)")
-    bench.add_argument("--variant", default="M7", help="DSLNet rung/variant when no --weights")
-    bench.add_argument("--device", default="auto", help="cpu, cuda[:N] or auto (CUDA when present)")
-    bench.add_argument(
-        "--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="auto: bf16 on CUDA, else fp32"
-    )
-    bench.add_argument(
-        "--batch-size", type=batch_size_argument, default="auto", help="windows per forward pass (auto: as convert)"
-    )
-    bench.add_argument(
-        "--tile-size",
-        type=tile_size_argument,
-        default="auto",
-        help="tile edge in pixels, auto (as convert: the largest that fits free memory) or none",
-    )
-    bench.add_argument("--preset", default="medium", help="encoder preset of the encode stage")
-    bench.add_argument("--encoder", default="libx265", choices=ENCODERS, help="HEVC encoder")
+    add_option_flags(bench, BENCH_FLAGS, get_settings(), model="dslnet")
     bench.add_argument(
         "--upload-uri",
         default=None,
@@ -127,7 +100,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument(
         "--no-compile",
-        dest="compile",
+        dest="compile_rung",
         action="store_false",
         help="leave the torch.compile rung out of the ladder (it compiles for tens of seconds per size)",
     )

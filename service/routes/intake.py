@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from hdrtv.worker.control.job_record import Job, JobStatus
 from hdrtv.worker.control.job_store import JobExists
+from hdrtv.worker.control.options import job_options
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
-from ..schemas import JobCreate, JobOptions
+from ..schemas import JobCreate
 from ..services import Services
 from ..submission import check_job
 
@@ -64,7 +65,8 @@ def prepare(
         input_uri=body.input_uri,
         output_uri=body.output_uri,
         model=body.model,
-        options=_options(services, body.options),
+        # Defaults filled in here, so the record says what ran; `overwrite` concerns the checks only.
+        options=job_options(services.settings, body.options.model_dump(exclude={"overwrite"}, exclude_none=True)),
         priority=body.priority,
         callback_url=None if body.callback_url is None else str(body.callback_url),
         metadata=body.metadata,
@@ -101,19 +103,6 @@ def commit(services: Services, intake: Intake) -> Job:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable; retry later") from None
     services.metrics.jobs_submitted.labels(job.model).inc()
     return job
-
-
-def _options(services: Services, options: JobOptions) -> dict:
-    """The job's options, those left out filled in from the settings, so the record says what ran
-    (`overwrite` concerns the checks here only: workers always replace the output)."""
-    settings = services.settings
-    defaults = {
-        "crf": settings.crf,
-        "preset": settings.preset,
-        "max_nits": settings.max_nits,
-        "chunk_frames": settings.chunk_frames,
-    }
-    return defaults | options.model_dump(exclude={"overwrite"}, exclude_none=True)
 
 
 def _too_many(tenant: str, active: int, limit: int) -> HTTPException:

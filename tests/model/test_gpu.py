@@ -30,7 +30,7 @@ def frames():
 
 
 def test_cuda_fp32_matches_cpu(weights, frames):
-    cpu = load_converter("dslnet", weights=weights).convert(frames)
+    cpu = load_converter("dslnet", weights=weights, device="cpu").convert(frames)
     gpu = load_converter("dslnet", weights=weights, device="cuda").convert(frames)
     # cuDNN may run fp32 convolutions as TF32 (10-bit mantissa): close, not bit-equal.
     assert psnr(gpu, cpu).min() >= 50
@@ -60,8 +60,8 @@ def test_pinned_overlapped_copies_equal_the_synchronous_path_bitwise(frames):
     windows = window_plan(len(frames), 2)
     model = _engine_model()
     for clip in (frames, frames[:, :127, :191]):
-        sync = _engine_run(InferenceEngine(model, "cuda", batch_size=2, overlap=False), clip, windows)
-        overlapped = InferenceEngine(model, "cuda", batch_size=2)
+        sync = _engine_run(InferenceEngine(model, device="cuda", batch_size=2, overlap=False), clip, windows)
+        overlapped = InferenceEngine(model, device="cuda", batch_size=2)
         assert overlapped.overlap
         assert torch.equal(_engine_run(overlapped, clip, windows), sync)
         assert torch.equal(_engine_run(overlapped, clip, windows), sync)  # the engine is reusable
@@ -71,8 +71,10 @@ def test_pinned_overlapped_copies_equal_the_synchronous_path_bitwise(frames):
 def test_compiled_cuda_engine_keeps_the_accuracy_of_fp32_eager(frames, precision, min_db):
     windows = window_plan(len(frames), 2)
     model = _engine_model()
-    reference = _engine_run(InferenceEngine(model, "cuda", batch_size=2), frames, windows)
-    compiled = _engine_run(InferenceEngine(model, "cuda", precision, batch_size=2, compile=True), frames, windows)
+    reference = _engine_run(InferenceEngine(model, device="cuda", batch_size=2), frames, windows)
+    compiled = _engine_run(
+        InferenceEngine(model, device="cuda", precision=precision, batch_size=2, compile=True), frames, windows
+    )
     assert psnr(compiled, reference).min() >= min_db
 
 
@@ -82,10 +84,10 @@ def test_auto_tiles_measure_memory_and_fit_it(frames):
     per_pixel = measure_local_bytes_per_pixel(model.to(device), device, "bf16")
     assert 100 < per_pixel < 1_000_000  # M7 at width 64 holds tens of full-size activations at a time
     windows = window_plan(len(frames), 2)
-    auto = InferenceEngine(model, device, "bf16", batch_size=2, tile_size="auto")
+    auto = InferenceEngine(model, device=str(device), precision="bf16", batch_size=2, tile_size="auto")
     out = _engine_run(auto, frames, windows)
     assert auto._auto_layouts == {(128, 192): None}  # small frames fit whole
-    whole = _engine_run(InferenceEngine(model, device, "bf16", batch_size=2), frames, windows)
+    whole = _engine_run(InferenceEngine(model, device=str(device), precision="bf16", batch_size=2), frames, windows)
     assert torch.equal(out, whole)
     assert auto_tile_size(1.01 * per_pixel * 2 * 128 * 128, 2160, 3840, 2, per_pixel) == 128
 

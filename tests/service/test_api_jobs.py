@@ -7,7 +7,7 @@ import pytest
 from api_harness import ApiHarness
 from hdrtv.service.submission import SubmissionLimits
 from hdrtv.worker.control.job_record import Job, JobStatus
-from hdrtv.worker.jobs.job_options import convert_options
+from hdrtv.worker.control.options import options_for_job
 
 
 @pytest.fixture
@@ -28,7 +28,9 @@ def test_a_job_is_checked_stored_and_queued(api):
     assert api.queued(job["id"]) == [("hdrtv.start_job", [job["id"]], 2)]  # job priority 7 -> broker 2
     stored = api.services.jobs.get(job["id"])
     assert stored.tenant == api.tenant("acme") and stored.input_uri == body["input_uri"]
-    assert convert_options(stored, api.services.settings).crf == 20  # the worker takes the options as stored
+    assert (
+        options_for_job(api.services.settings, stored.model, stored.options).crf == 20
+    )  # the worker takes the options as stored
 
 
 def test_a_job_reads_back_with_progress_timings_and_error(api):

@@ -10,11 +10,12 @@ import av
 import pytest
 from hdrtv.model import load_converter
 from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.options import ConversionOptions
 from hdrtv.worker.formats.static_metadata import MasteringDisplay
 from hdrtv.worker.media.chunks import plan_chunks
 from hdrtv.worker.media.encode import HevcChunkEncoder
 from hdrtv.worker.media.probe import probe
-from hdrtv.worker.pipeline import ConvertOptions, chunk_hdr_frames, convert_chunk
+from hdrtv.worker.pipeline import chunk_hdr_frames, convert_chunk
 from hdrtv.worker.stage_pipeline import StagePipeline
 from video_factory import write_clip
 
@@ -177,7 +178,7 @@ def clip(tmp_path_factory):
     return probe(write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", width=96, height=64, frames=24, gop=6))
 
 
-OPTIONS = ConvertOptions(model="bt2446a", preset="ultrafast")
+OPTIONS = ConversionOptions(model="bt2446a", preset="ultrafast")
 MASTERING = MasteringDisplay(max_luminance=OPTIONS.max_nits)
 
 

@@ -50,7 +50,13 @@ def macs_per_pixel(model: DSLNet) -> float:
 
 def _engine(model: DSLNet, rung: Rung, device: torch.device, tile_size: int | str | None) -> InferenceEngine:
     engine = InferenceEngine(
-        copy.deepcopy(model), device, rung.precision, rung.batch_size, tile_size, reuse=rung.reuse, compile=rung.compile
+        copy.deepcopy(model),
+        device=str(device),
+        precision=rung.precision,
+        batch_size=rung.batch_size,
+        tile_size=tile_size,
+        reuse=rung.reuse,
+        compile=rung.compile,
     )
     if not rung.channels_last:
         engine.model.to(memory_format=torch.contiguous_format)
@@ -68,7 +74,7 @@ def ladder_rungs(
     """The rungs this model and device have, baseline first; with `compile_precision`, a last
     rung compiling the top rung of that precision."""
     rungs = [Rung("fp32 eager NCHW, batch 1, no per-frame reuse", False, False, 1, "fp32")]
-    if _is_channels_last(InferenceEngine(copy.deepcopy(model), device).model):
+    if _is_channels_last(InferenceEngine(copy.deepcopy(model), device=str(device)).model):
         rungs.append(replace(rungs[-1], name="+ channels-last", channels_last=True))
     rungs.append(replace(rungs[-1], name="+ per-frame reuse", reuse=True))
     if batch_size != 1:

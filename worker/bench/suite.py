@@ -19,14 +19,19 @@ from pathlib import Path
 import torch
 from hdrtv.model import Converter, build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.precision import resolve_batch_size, resolve_device, resolve_precision
+from hdrtv.model.converter import DEFAULT_WEIGHTS
+from hdrtv.model.precision import resolve_options
 from hdrtv.model.windows import window_plan
 
+from ..control.options import ConversionOptions
 from ..formats.static_metadata import MasteringDisplay
 from ..media.chunks import Chunk
 from ..media.demo_clip import write_demo_clip
 from ..media.probe import probe
-from ..pipeline import ConvertOptions, convert_chunk
+from ..pipeline import convert_chunk
+from .device_peak import device_peak
+from .ladder import macs_per_pixel, run_ladder
+from .report import environment, process_peak_rss_bytes
 from .stages import (
     StageSpeed,
     clocked,
@@ -37,9 +42,6 @@ from .stages import (
     ycbcr_to_model_input,
     yuv420p10_seconds,
 )
-from .device_peak import device_peak
-from .ladder import macs_per_pixel, run_ladder
-from .report import environment, process_peak_rss_bytes
 
 SIZES = ((1920, 1080), (3840, 2160))
 
@@ -47,55 +49,46 @@ SIZES = ((1920, 1080), (3840, 2160))
 def run_benchmarks(
     sizes: list[tuple[int, int]] | tuple[tuple[int, int], ...] = SIZES,
     frames: int = 10,
-    model: str = "dslnet",
-    weights: Path | None = None,
-    variant: str = "M7",
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | str = "auto",
-    tile_size: int | str | None = "auto",
-    preset: str = "medium",
-    encoder: str = "libx265",
+    options: ConversionOptions = ConversionOptions(model="dslnet"),
     upload_uri: str | None = None,
     peak_tflops: float | None = None,
-    compile: bool = True,
+    compile_rung: bool = True,
     ladder: bool = True,
 ) -> dict:
     """Every size's measurements under the machine and software they ran on; JSON-ready.
-    precision "auto" is the product's: bf16 on CUDA, fp32 on the CPU; compile=False leaves the
-    torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it
-    (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
-    resolved = resolve_device(device)
-    precision = resolve_precision(precision, resolved)
-    batch_size = resolve_batch_size(batch_size, resolved)
-    network, label = None, model
-    if model == "dslnet":
-        network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
-        label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {variant} (untrained)"
-    encoding = (preset, encoder)
-    options = (model, label, network, resolved, precision, batch_size, tile_size, *encoding, upload_uri, peak_tflops)
-    runs = [_run_size(w, h, frames, *options, compile=compile, ladder=ladder) for w, h in sizes]
-    return {"environment": environment(resolved), "runs": runs}
+
+    options: the converter and encoder timed, as a conversion takes them ("auto" precision is the
+    product's: bf16 on CUDA, fp32 on the CPU); DSLNet runs the shipped weights unless weights are
+    given, or a variant alone, which runs that rung untrained. compile_rung=False leaves the
+    torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it (for sizes where the plain fp32 NCHW
+    rung would take too long, e.g. 2160p on a CPU)."""
+    options = resolve_options(options)
+    network, label = None, options.model
+    if options.model == "dslnet":
+        weights = options.weights or (DEFAULT_WEIGHTS if options.variant is None else None)
+        network = load_checkpoint(weights) if weights is not None else build_dslnet(options.variant)
+        label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {options.variant} (untrained)"
+    runs = [
+        _run_size(w, h, frames, options, label, network, upload_uri, peak_tflops, compile_rung, ladder)
+        for w, h in sizes
+    ]
+    return {"environment": environment(torch.device(options.device)), "runs": runs}
 
 
 def _run_size(
     width: int,
     height: int,
     frames: int,
-    model: str,
+    options: ConversionOptions,
     label: str,
     network: torch.nn.Module | None,
-    device: torch.device,
-    precision: str,
-    batch_size: int,
-    tile_size: int | str | None,
-    preset: str,
-    encoder: str,
     upload_uri: str | None,
     peak_tflops: float | None,
-    compile: bool = True,
-    ladder: bool = True,
+    compile_rung: bool,
+    ladder: bool,
 ) -> dict:
+    device, precision, batch_size = torch.device(options.device), options.precision, options.batch_size
+    tile_size, preset, encoder = options.tile_size, options.preset, options.encoder
     pixels = width * height
     with tempfile.TemporaryDirectory(prefix="hdrtv-bench-") as scratch:
         first = frames // 2
@@ -106,12 +99,12 @@ def _run_size(
         windows = window_plan(frames, network.radius if network is not None else 0, [0, first])
         rows, cuda_peak = [], None
         if network is not None:
-            converter = Converter("dslnet", copy.deepcopy(network), device, precision, batch_size, tile_size)
+            converter = Converter("dslnet", copy.deepcopy(network), options)
         else:
-            converter = Converter(model, BASELINES[model], device, precision, batch_size)
+            converter = Converter(options.model, BASELINES[options.model], options)
         if network is not None and ladder:
             rows, hdr = run_ladder(
-                network, device, sdr, windows, batch_size, tile_size, peak_tflops, precision, compile
+                network, device, sdr, windows, batch_size, tile_size, peak_tflops, precision, compile_rung
             )
             # The stage times what the converter runs: the eager top rung (compile is opt-in).
             top = [row for row in rows if row["precision"] == precision and not row["compile"]][-1]
@@ -131,7 +124,7 @@ def _run_size(
                 converter,
                 Path(scratch) / "end_to_end.mp4",
                 MasteringDisplay(),
-                ConvertOptions(preset=preset, encoder=encoder),
+                options,
             )
         )[1]
     stages = [

@@ -13,9 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-JOB_OPTIONS = ("chunk_frames", "crf", "preset", "max_nits", "tile_size", "force")
-"""The keys a job's `options` may hold: settings of the same names (defaults), and `force`
-(convert HDR input anyway)."""
+from hdrtv.model.options import DEFAULT_CONVERTER
 
 
 class JobStatus(StrEnum):
@@ -54,8 +52,8 @@ class Job:
     phase: JobPhase | None = None
     input_uri: str
     output_uri: str
-    model: str = "bt2446a"  # the CLI's default too (why: service/commands/video.py)
-    options: dict[str, Any] = field(default_factory=dict)
+    model: str = DEFAULT_CONVERTER
+    options: dict[str, Any] = field(default_factory=dict)  # `options.job_options`: every JOB_FIELDS value
     priority: int = 5
     callback_url: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -1,41 +1,28 @@
 """The one settings object: every process (CLI, workers, API) reads its defaults from here.
 
 Values come from environment variables prefixed `HDRTV_` (e.g. `HDRTV_DEVICE=cuda`,
-`HDRTV_CHUNK_FRAMES=120`); command-line options override them for one run.
+`HDRTV_CHUNK_FRAMES=120`); command-line options override them for one run. The conversion
+defaults are the fields `options.py` declares; the rest configure the services.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ENCODERS = ("libx265", "hevc_nvenc")  # the HEVC encoders `encode.py` drives
+from .options import SETTINGS_FIELDS, fields_model
+
+ConversionDefaults = fields_model("ConversionDefaults", SETTINGS_FIELDS, base=BaseSettings)
+"""The conversion options' fields that settings give defaults for, as `options.py` declares them."""
 
 
-class Settings(BaseSettings):
+class Settings(ConversionDefaults):
+    """Conversion defaults (`options.SETTINGS_FIELDS`), then the services' settings."""
+
     model_config = SettingsConfigDict(env_prefix="HDRTV_")
-
-    device: str = Field("auto", description="cpu, cuda, cuda:N or auto (CUDA when present)")
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="auto: bf16 on CUDA, fp32 on the CPU"
-    )
-    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
-        "auto", description="windows per forward pass; auto: 1 on the CPU, 2 on CUDA"
-    )
-    tile_size: Annotated[int, Field(ge=64)] | Literal["auto"] | None = Field(
-        "auto", description="spatial tile edge in pixels; None: whole frames; auto: the largest that fits free memory"
-    )
-    compile: bool = Field(False, description="torch.compile the model's per-window forward (slow start, faster)")
-    chunk_frames: int = Field(96, ge=8, description="frames per chunk (chunks snap to scene cuts)")
-    crf: int = Field(18, ge=0, le=51, description="x265 constant rate factor")
-    preset: str = Field("medium", description="x265 preset, ultrafast .. placebo (NVENC: mapped to p1..p7)")
-    encoder: Literal[ENCODERS] = Field(
-        "libx265", description="HEVC encoder: libx265 (CPU) or hevc_nvenc (NVIDIA GPUs with NVENC)"
-    )
-    max_nits: float = Field(1000.0, gt=0, description="mastering display peak luminance, cd/m2")
 
     # Services: job records and the Celery broker, the object store, the API.
     environment: Literal["development", "production"] = Field(

@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
-from hdrtv.model import Converter
+from hdrtv.model import Converter, load_converter
+from hdrtv.model.converter import converter_radius
 
 from ..control.errors import InputError
 from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
+from ..control.options import OUTPUT_SUFFIXES, ConversionOptions, options_for_job
 from ..control.settings import Settings
 from ..control.storage.object_store import ObjectStore
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
@@ -37,14 +39,13 @@ from ..media.decode import decode_frames
 from ..media.light_level import LightLevelMeter
 from ..media.probe import VideoInfo, probe, refuse_hdr
 from ..media.scenes import detect_shot_starts
-from ..pipeline import OUTPUT_SUFFIXES, ConvertOptions, open_converter
 from ..pipeline import convert_chunk as convert_chunk_frames
 from . import callbacks
 from .files import chunk_uri, discard, fetch, fetch_source, job_dir, local_source
-from .job_options import convert_options
 from .recovery import ASSEMBLY, chunk_step, heartbeat
 
 _PROBES_KEPT = 4
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,7 +89,7 @@ def convert_chunk(ctx: JobContext, job_id: str, index: int) -> None:
             started = time.monotonic()
             plan = ctx.store.get_plan(job_id)
             chunk = Chunk.from_dict(plan["chunks"][index])
-            options = convert_options(job, ctx.settings)
+            options = options_for_job(ctx.settings, job.model, job.options)
             path = job_dir(ctx.scratch, job_id) / f"encoded{index:05d}.mp4"
             mastering = MasteringDisplay(max_luminance=options.max_nits)
             info, converter = _probe(ctx, job), _converter(options)
@@ -121,7 +122,7 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
         meter = LightLevelMeter()
         for result in results.values():
             meter.merge(LightLevelMeter.from_dict(result["meter"]))
-        mastering = MasteringDisplay(max_luminance=convert_options(job, ctx.settings).max_nits)
+        mastering = MasteringDisplay(max_luminance=options_for_job(ctx.settings, job.model, job.options).max_nits)
         output = folder / f"output{_output_suffix(ctx, job)}"
         assemble(paths, output, fetch_source(ctx.objects, ctx.scratch, job), meter.result(), mastering, overwrite=True)
         written = probe(output)
@@ -164,11 +165,11 @@ def hdr10_summary(info: VideoInfo) -> dict[str, Any]:
 def _plan(ctx: JobContext, job: Job) -> None:
     started = time.monotonic()
     ctx.store.set_status(job.id, JobStatus.RUNNING, phase=JobPhase.PROBING)
-    options = convert_options(job, ctx.settings)
+    options = options_for_job(ctx.settings, job.model, job.options)
     _output_suffix(ctx, job)
     info = _probe(ctx, job)
     refuse_hdr(info, options.force)
-    radius = _converter(dataclasses.replace(options, device="cpu", precision="fp32")).radius
+    radius = _model_call(options, converter_radius)
     shot_starts = detect_shot_starts(decode_frames(info))
     chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, radius)
     ctx.store.set_plan(job.id, {"shot_starts": shot_starts, "chunks": [chunk.to_dict() for chunk in chunks]})
@@ -243,10 +244,15 @@ def _probe(ctx: JobContext, job: Job) -> VideoInfo:
     return ctx.probes[job.id]
 
 
-def _converter(options: ConvertOptions) -> Converter:
+def _converter(options: ConversionOptions) -> Converter:
     """The converter (DSLNet weights load once per process, see `load_converter`)."""
+    return _model_call(options, lambda chosen: load_converter(options=chosen))
+
+
+def _model_call(options: ConversionOptions, call: Callable[[ConversionOptions], T]) -> T:
+    """`call(options)`, its ValueError (no such weights, not that variant) the job's InputError."""
     try:
-        return open_converter(options)
+        return call(options)
     except ValueError as error:
         raise InputError(f"model {options.model}: {error}") from error
 

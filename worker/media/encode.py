@@ -35,7 +35,7 @@ import torch
 from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
 from ..control.errors import InputError
-from ..control.settings import ENCODERS
+from ..control.options import ENCODERS
 from ..formats.static_metadata import ContentLightLevel, MasteringDisplay
 from .hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, add_prefix_sei, join_annex_b, split_annex_b
 from .light_level import LightLevelMeter

@@ -1,19 +1,8 @@
 """The job store against a real redis-server: records, terminal states, listing, chunks, keys, batches."""
 
-import uuid
-
 import pytest
 import redis
 from hdrtv.worker.control.job_store import Job, JobExists, JobPhase, JobStatus, JobStore
-
-
-@pytest.fixture
-def store(redis_server):
-    store = JobStore.from_url(redis_server, prefix=f"test-{uuid.uuid4().hex}")
-    yield store
-    keys = list(store.redis.scan_iter(f"{store.prefix}:*"))
-    if keys:
-        store.redis.delete(*keys)
 
 
 def new_job(tenant="acme", **fields):

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from hdrtv.model.baselines import bt2446a
 from hdrtv.model.training.pairs import read_index, read_png
+from hdrtv.worker.control.options import ConversionOptions
 from hdrtv.worker.datasets import paired_videos
 from hdrtv.worker.datasets.paired_videos import build_from_videos
 from hdrtv.worker.media.decode import decode_frames
 from hdrtv.worker.media.demo_clip import write_demo_clip
 from hdrtv.worker.media.probe import probe
 from hdrtv.worker.media.scenes import detect_shot_starts
-from hdrtv.worker.pipeline import ConvertOptions, convert_file
+from hdrtv.worker.pipeline import convert_file
 
 WIDTH, HEIGHT = 160, 96
 FRAMES, CROP, CROPS = 8, 64, 3
@@ -32,7 +33,7 @@ def videos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
     sdr = write_demo_clip(folder / "clip.mp4", WIDTH, HEIGHT, (16, 14))
     hdr = folder / "clip.mkv"
-    convert_file(sdr, hdr, ConvertOptions(model="bt2446a", preset="ultrafast"))
+    convert_file(sdr, hdr, ConversionOptions(model="bt2446a", preset="ultrafast"))
     short = write_demo_clip(folder / "short.mp4", WIDTH, HEIGHT, (16, 10))
     return {"sdr": sdr, "hdr": hdr, "short": short}
 

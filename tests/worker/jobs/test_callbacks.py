@@ -59,11 +59,6 @@ def receiver(request):
 
 
 @pytest.fixture
-def store(redis_server):
-    return JobStore.from_url(redis_server, prefix=f"test-{uuid.uuid4().hex}")
-
-
-@pytest.fixture
 def settings():
     return Settings(callback_signing_key=KEY, allow_private_callbacks=True, callback_timeout_s=5)
 

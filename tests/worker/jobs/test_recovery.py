@@ -1,21 +1,15 @@
 """The sweeper of lost steps and the heartbeats it reads, on a real redis-server (no Celery)."""
 
 import time
-import uuid
 
 import pytest
-from hdrtv.worker.control.job_store import Job, JobStatus, JobStore
+from hdrtv.worker.control.job_store import Job, JobStatus
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK
 from hdrtv.worker.jobs import recovery
 from hdrtv.worker.jobs.recovery import ASSEMBLY, Sweeper, beat, chunk_step, heartbeat, recording, sweep
 
 GRACE_S = 60
-
-
-@pytest.fixture
-def store(redis_server):
-    return JobStore.from_url(redis_server, prefix=f"test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

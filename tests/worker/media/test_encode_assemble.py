@@ -243,11 +243,12 @@ def test_encoder_refuses_unordered_pts_and_removes_a_failed_chunk(tmp_path):
 @pytest.mark.parametrize("frames", [1, 2])
 def test_one_and_two_frame_videos_convert(tmp_path, frames, suffix):
     # libx265 leaves such short streams' decode timestamps unset; the MP4 chunk muxer refused them.
-    from hdrtv.worker.pipeline import ConvertOptions, convert_file
+    from hdrtv.worker.control.options import ConversionOptions
+    from hdrtv.worker.pipeline import convert_file
 
     source = write_clip(tmp_path / "short.mp4", frames=frames)
     output = tmp_path / f"hdr{suffix}"
-    convert_file(source, output, ConvertOptions(model="bt2446a", preset="ultrafast"))
+    convert_file(source, output, ConversionOptions(model="bt2446a", preset="ultrafast"))
     stream = ffprobe(output, "-count_frames", "-show_streams", "-select_streams", "v")["streams"][0]
     assert (stream["codec_name"], stream["color_transfer"]) == ("hevc", "smpte2084")
     assert int(stream["nb_read_frames"]) == frames
