@@ -19,7 +19,7 @@ from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.job_record import Job
 from hdrtv.worker.control.job_store import JobStore
 from hdrtv.worker.control.settings import Settings, get_settings
-from hdrtv.worker.control.storage.object_store import ObjectStore, StorageUnavailable
+from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
 from hdrtv.worker.control.task_names import START_JOB
 
 from .api_keys import ApiKeys

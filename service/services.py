@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from hdrtv.worker.control.job_record import Job
 from hdrtv.worker.control.job_store import JobStore
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage.object_store import ObjectStore
+from hdrtv.worker.control.storage import ObjectStore
 
 from .api_keys import ApiKeys
 from .api_metrics import ApiMetrics

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from fastapi import HTTPException, status
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.options import OUTPUT_SUFFIXES
-from hdrtv.worker.control.storage.object_store import ObjectNotFound, ObjectStore
+from hdrtv.worker.control.storage import ObjectNotFound, ObjectStore
 
 from .schemas import JobCreate
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import servers
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage.object_store import ObjectStore
+from hdrtv.worker.control.storage import ObjectStore
 
 MiB = 1024 * 1024
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from ..services import AppServices, Services
+from ..services import AppServices
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -23,20 +23,10 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(services: AppServices) -> JSONResponse:
     """Readiness: Redis answers a ping and the object store a bucket request."""
-    checks = {"redis": _check(services.redis.ping), "object_store": _check(lambda: _object_store(services))}
+    checks = {"redis": _check(services.redis.ping), "object_store": _check(services.objects.check_reachable)}
     ready = all(result == "ok" for result in checks.values())
     code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=code)
-
-
-def _object_store(services: Services) -> None:
-    """HEAD each allowed bucket, or list the buckets where any bucket is allowed."""
-    client = services.objects.client
-    buckets = services.settings.allowed_buckets
-    for bucket in buckets:
-        client.head_bucket(Bucket=bucket)
-    if not buckets:
-        client.list_buckets()
 
 
 def _check(probe: Callable[[], object]) -> str:

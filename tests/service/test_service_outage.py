@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hdrtv.worker.control.job_store import JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage.object_store import ObjectStore
+from hdrtv.worker.control.storage import ObjectStore
 from hdrtv.worker.jobs.files import TEMP_DIR
 from servers import free_port, http_answers, running
 from test_service_load import job, make_stack, wait_all

@@ -27,7 +27,7 @@ from hdrtv.model.colour import ycbcr_to_rgb
 from torch import Tensor
 
 from ..control.settings import get_settings
-from ..control.storage.object_store import ObjectStore
+from ..control.storage import ObjectStore
 from ..media.decode import colour_plan, ycbcr_444
 from ..media.encode import HevcChunkEncoder, to_yuv420p10
 from ..media.probe import VideoInfo

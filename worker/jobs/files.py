@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from ..control.job_record import Job
 from ..control.job_store import JobStore
-from ..control.storage.object_store import ObjectStore
+from ..control.storage import ObjectStore
 
 TEMP_DIR = ".hdrtv-tmp"
 

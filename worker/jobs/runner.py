@@ -30,7 +30,7 @@ from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
 from ..control.options import OUTPUT_SUFFIXES, ConversionOptions, options_for_job
 from ..control.settings import Settings
-from ..control.storage.object_store import ObjectStore
+from ..control.storage import ObjectStore
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
 from ..formats.static_metadata import MasteringDisplay
 from ..media.assemble import assemble

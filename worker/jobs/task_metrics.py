@@ -6,10 +6,11 @@ main process serves them summed with `serve`, together with the broker's queue d
 scrape time. Job and chunk figures come from Celery's task signals and the job records, read
 before and after each task, so a redelivered task that finds its work done counts nothing twice;
 jobs cancelled through the API are the API's to count; Celery logs a handler that raises and
-never fails the task for it. Bytes moved come from botocore's events on
-the worker's S3 client. Alerting needs three more: retries by task (a chunk retrying is not a
-callback receiver being down), callback delivery outcomes, and `hdrtv_worker_up{queue}` from the
-main process, which tells which queues have a live consumer whatever the scrape jobs are called.
+never fails the task for it. Bytes moved are what the worker's object store reports through
+`ObjectStore.on_transfer` (on S3, every GET, PUT and part). Alerting needs three more: retries by
+task (a chunk retrying is not a callback receiver being down), callback delivery outcomes, and
+`hdrtv_worker_up{queue}` from the main process, which tells which queues have a live consumer
+whatever the scrape jobs are called.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
-from botocore.client import BaseClient
 from celery import Celery, signals
 from kombu.transport.redis import Channel
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..control.job_record import TERMINAL
 from ..control.job_store import JobStatus
+from ..control.storage import Direction, ObjectStore
 from ..control.task_names import CONVERT_CHUNK, ROUTES
 from .runner import JobContext
 
@@ -104,11 +105,9 @@ def count_callback(state: str) -> None:
         CALLBACKS.labels(CALLBACK_OUTCOMES[state]).inc()
 
 
-def count_transfers(client: BaseClient) -> None:
-    """Count the bytes `client` downloads (GetObject) and uploads (PutObject, UploadPart)."""
-    client.meta.events.register("after-call.s3.GetObject", _downloaded, unique_id="hdrtv-metrics-get")
-    for operation in ("PutObject", "UploadPart"):
-        client.meta.events.register(f"before-send.s3.{operation}", _uploading, unique_id=f"hdrtv-metrics-{operation}")
+def count_transfers(objects: ObjectStore) -> None:
+    """Count the bytes `objects` downloads and uploads, by direction."""
+    objects.on_transfer(_transferred)
 
 
 def serve(port: int, host: str, app: Celery, queues: list[str]) -> None:
@@ -174,11 +173,5 @@ def _count_chunk(ctx: JobContext, job_id: str, index: int) -> None:
         MEGAPIXELS.inc(result["frames"] * info.width * info.height / 1e6)
 
 
-def _downloaded(parsed: dict[str, Any], **_: Any) -> None:
-    BYTES.labels("download").inc(parsed.get("ContentLength", 0))
-
-
-def _uploading(request: Any, **_: Any) -> None:
-    headers = request.headers
-    size = headers.get("x-amz-decoded-content-length") or headers.get("Content-Length") or 0
-    BYTES.labels("upload").inc(int(size))
+def _transferred(direction: Direction, size: int) -> None:
+    BYTES.labels(direction).inc(size)

@@ -21,7 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from ..control.celery_app import app, send
 from ..control.job_store import JobStore
 from ..control.settings import get_settings
-from ..control.storage.object_store import ObjectStore, StorageUnavailable
+from ..control.storage import ObjectStore, StorageUnavailable
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK, START_JOB
 from . import callbacks, recovery
 from . import runner as job_runner
@@ -39,7 +39,7 @@ def context() -> JobContext:
     """This process's store connections and scratch folder."""
     settings = get_settings()
     objects = ObjectStore.from_settings(settings)
-    metrics.count_transfers(objects.client)
+    metrics.count_transfers(objects)
     store = JobStore.from_url(settings.redis_url)
     return JobContext(
         store=store,

@@ -1,15 +1,20 @@
 """The object store against a real S3 API over HTTP (moto's server) and the local disk."""
 
+import ast
 import os
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import servers
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage.object_store import ObjectNotFound, ObjectStore, StorageUnavailable
+from hdrtv.worker.control.storage import ObjectNotFound, ObjectStore, StorageUnavailable
 
 MiB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[3]
+STORAGE = ROOT / "worker" / "control" / "storage"
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +214,7 @@ def test_file_uris_work_when_enabled(embedded_store, tmp_path):
     assert not (tmp_path / "gone.mkv").exists()
 
 
-@pytest.mark.parametrize("operation", ["head", "download", "upload", "list"])
+@pytest.mark.parametrize("operation", ["head", "download", "upload", "list", "check_reachable"])
 def test_an_unreachable_store_fails_fast_as_unavailable(aws_credentials, tmp_path, operation):
     store = ObjectStore.from_settings(Settings(s3_endpoint_url=f"http://127.0.0.1:{servers.free_port()}"))
     uri = "s3://bucket/a.mkv"
@@ -218,9 +223,10 @@ def test_an_unreachable_store_fails_fast_as_unavailable(aws_credentials, tmp_pat
         "download": lambda: store.download(uri, tmp_path / "a.mkv"),
         "upload": lambda: store.upload(write(tmp_path / "b.mkv", b"b"), uri),
         "list": lambda: list(store.list("s3://bucket/")),
+        "check_reachable": store.check_reachable,
     }
     start = time.monotonic()
-    with pytest.raises(StorageUnavailable, match="^s3://bucket/(a.mkv)?: object store unreachable"):
+    with pytest.raises(StorageUnavailable, match="^s3://(bucket/)?(a.mkv)?: object store unreachable"):
         calls[operation]()
     assert time.monotonic() - start < 5
     assert not (tmp_path / "a.mkv").exists()
@@ -240,3 +246,52 @@ def test_virtual_addressing_puts_the_bucket_in_the_host_name(aws_credentials):
     with pytest.raises(RuntimeError, match="recorded"):
         store.head("s3://my-bucket/a.mkv")
     assert urls == ["http://my-bucket.localhost:9000/a.mkv"]
+
+
+def test_check_reachable_heads_the_allowed_buckets_or_lists_them_all(object_store, s3_settings, bucket):
+    object_store.check_reachable()  # any bucket allowed: the store lists its buckets
+    ObjectStore.from_settings(s3_settings.model_copy(update={"allowed_buckets": [bucket]})).check_reachable()
+    missing = s3_settings.model_copy(update={"allowed_buckets": [bucket, "no-such-bucket-here"]})
+    with pytest.raises(ObjectNotFound, match="^s3://no-such-bucket-here/: no such bucket$"):
+        ObjectStore.from_settings(missing).check_reachable()
+
+
+@pytest.mark.parametrize("size", [1000, 7 * MiB])
+def test_on_transfer_reports_the_bytes_of_each_upload_and_download(object_store, bucket, tmp_path, size):
+    moved = Counter()
+    object_store.on_transfer(lambda direction, size_bytes: moved.update({direction: size_bytes}))
+    uri = f"s3://{bucket}/a.mkv"
+    object_store.upload(write(tmp_path / "a.mkv", payload(size)), uri)  # 7 MiB: two parts
+    assert moved == {"upload": size}
+    object_store.download(uri, tmp_path / "b.mkv")
+    assert moved == {"upload": size, "download": size}
+
+
+def test_on_transfer_reports_the_bytes_of_file_copies(tmp_path):
+    moved = Counter()
+    store = ObjectStore.from_settings(Settings(allow_file_uris=True))
+    store.on_transfer(lambda direction, size_bytes: moved.update({direction: size_bytes}))
+    uri = (tmp_path / "store" / "a.mkv").as_uri()
+    store.upload(write(tmp_path / "a.mkv", payload(3000)), uri)
+    store.download(uri, tmp_path / "b.mkv")
+    store.read_range(uri, 2900, 500)
+    assert moved == {"upload": 3000, "download": 3100}
+
+
+def test_only_the_storage_package_imports_boto3():
+    """Everything else goes through ObjectStore, so a new backend changes no caller."""
+    libraries = {"boto3", "botocore", "s3transfer"}
+    offenders = []
+    for path in sorted([*(ROOT / "worker").rglob("*.py"), *(ROOT / "service").rglob("*.py")]):
+        if path.is_relative_to(STORAGE):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            if any(name.partition(".")[0] in libraries for name in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from hdrtv.worker.control.job_store import Job, JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage.object_store import ObjectStore, StorageUnavailable
+from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
 from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK
 from hdrtv.worker.jobs import runner as job_runner
 from hdrtv.worker.jobs.files import scratch_root, temp_prefix

@@ -3,6 +3,8 @@
 The same operations as `S3Objects`, with the key an absolute path. A prefix is a string prefix of
 paths, as in S3: `file:///out/job1/` lists everything under that folder, `file:///out/job1`
 also `/out/job1-old.mkv`. Writes go through a temporary file, so an object appears only whole.
+Copies in and out are transfers as S3's are (the disk is embedded mode's store), reported to the
+`on_transfer` callbacks with the bytes copied.
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import BinaryIO
 
 from .atomic_file import atomic_file
+from .backend import Direction, TransferCallback
 from .object_refs import ObjectInfo, ObjectNotFound, ObjectRef
 
 _BLOCK = 1024 * 1024
 
 
 class LocalObjects:
-    """The store's operations on parsed `file://` references."""
+    """The store's operations on parsed `file://` references (an `ObjectBackend`)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[TransferCallback] = []
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
         try:
@@ -35,15 +41,19 @@ class LocalObjects:
     def read_range(self, ref: ObjectRef, start: int, length: int) -> bytes:
         with _open(ref) as file:
             file.seek(start)
-            return file.read(length)
+            data = file.read(length)
+        self._transferred("download", len(data))
+        return data
 
     def download_to(self, ref: ObjectRef, file: BinaryIO) -> None:
         with _open(ref) as source:
             shutil.copyfileobj(source, file, _BLOCK)
+            self._transferred("download", source.tell())
 
     def upload(self, path: Path, ref: ObjectRef) -> None:
         with open(path, "rb") as source, atomic_file(Path(ref.key)) as file:
             shutil.copyfileobj(source, file, _BLOCK)
+            self._transferred("upload", source.tell())
 
     def list(self, ref: ObjectRef) -> Iterator[str]:
         for path in _paths(ref):
@@ -57,6 +67,17 @@ class LocalObjects:
         for path in paths:
             Path(path).unlink(missing_ok=True)
         return len(paths)
+
+    def check_reachable(self, buckets: Set[str]) -> None:
+        """Nothing to reach: the disk is this process's own, and file URIs name no buckets."""
+
+    def on_transfer(self, callback: TransferCallback) -> None:
+        """Report the bytes each read_range, download and upload copied, once it is done."""
+        self._callbacks.append(callback)
+
+    def _transferred(self, direction: Direction, size: int) -> None:
+        for callback in self._callbacks:
+            callback(direction, size)
 
 
 def _open(ref: ObjectRef) -> BinaryIO:

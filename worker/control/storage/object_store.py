@@ -1,8 +1,9 @@
 """The object store jobs read their inputs from and write their outputs to.
 
 `ObjectStore` takes URIs (`s3://bucket/key`; `file:///abs/path` in embedded mode only), checks
-them against the settings' policy (allowed buckets, file URIs on or off) and hands the work to
-`S3Objects` or `LocalObjects`. Failures come out as:
+them against the settings' policy (allowed buckets, file URIs on or off) and hands the work to the
+backend of the URI's scheme (`S3Objects`, `LocalObjects`: see `backend.ObjectBackend`), so the
+policy is applied once and a new store is one backend more. Failures come out as:
 
 - `InputError` (bad URI, bucket not allowed, access denied) and its `ObjectNotFound`: the user's to fix;
 - `StorageUnavailable` (store down, timing out, 5xx, throttling): transient, retry with backoff.
@@ -13,28 +14,33 @@ and renames it; an upload is one PUT or a multipart upload that S3 shows only wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 from botocore.client import BaseClient
 
 from ..errors import InputError
 from ..settings import Settings
 from .atomic_file import atomic_file
+from .backend import ObjectBackend, TransferCallback
 from .local_objects import LocalObjects
-from .object_refs import ObjectInfo, ObjectNotFound, ObjectRef, StorageUnavailable, parse_uri
+from .object_refs import ObjectInfo, ObjectNotFound, ObjectRef, parse_uri
 from .s3_objects import DEFAULT_MULTIPART_THRESHOLD, S3Objects, s3_client
-
-__all__ = ["ObjectInfo", "ObjectNotFound", "ObjectRef", "ObjectStore", "StorageUnavailable"]
 
 
 class ObjectStore:
     """Objects named by URI, under the settings' policy. Thread-safe (one boto3 client)."""
 
-    def __init__(self, s3: S3Objects, *, allowed_buckets: list[str] | None = None, allow_file_uris: bool = False):
-        self._s3 = s3
-        self._local = LocalObjects()
-        self._allowed_buckets = set(allowed_buckets or ())
+    def __init__(
+        self,
+        backends: Mapping[str, ObjectBackend],
+        *,
+        allowed_buckets: list[str] | None = None,
+        allow_file_uris: bool = False,
+    ):
+        self._backends = dict(backends)  # URI scheme -> backend
+        self._allowed_buckets = frozenset(allowed_buckets or ())
         self._allow_file_uris = allow_file_uris
 
     @classmethod
@@ -44,12 +50,14 @@ class ObjectStore:
         """The store the settings describe; uploads above `multipart_threshold` bytes go in parts of that size."""
         client = s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_addressing)
         s3 = S3Objects(client, multipart_threshold=multipart_threshold, page_size=page_size)
-        return cls(s3, allowed_buckets=settings.allowed_buckets, allow_file_uris=settings.allow_file_uris)
+        backends = {"s3": s3, "file": LocalObjects()}
+        return cls(backends, allowed_buckets=settings.allowed_buckets, allow_file_uris=settings.allow_file_uris)
 
     @property
     def client(self) -> BaseClient:
-        """The boto3 S3 client, for what this class does not wrap."""
-        return self._s3.client
+        """The S3 backend's boto3 client, for tests and tools (creating buckets, injecting faults); the
+        service and the workers go through the methods below."""
+        return cast(S3Objects, self._backends["s3"]).client
 
     def parse(self, uri: str) -> ObjectRef:
         """The URI's parts; InputError naming the URI when it is malformed or a disabled file URI."""
@@ -59,6 +67,17 @@ class ObjectStore:
         """InputError unless the settings allow the bucket (all buckets when the list is empty)."""
         if ref.scheme == "s3" and self._allowed_buckets and ref.bucket not in self._allowed_buckets:
             raise InputError(f"{ref.uri}: bucket {ref.bucket!r} is not one this service may use")
+
+    def check_reachable(self) -> None:
+        """Return when every backend answers for the allowed buckets (S3: HEAD each, or list the buckets
+        where any bucket is allowed); raise the failure otherwise. For readiness probes."""
+        for backend in self._backends.values():
+            backend.check_reachable(self._allowed_buckets)
+
+    def on_transfer(self, callback: TransferCallback) -> None:
+        """Call `callback(direction, size_bytes)` for the bytes every backend downloads and uploads from now on."""
+        for backend in self._backends.values():
+            backend.on_transfer(callback)
 
     def head(self, uri: str) -> ObjectInfo:
         """Size and ETag; ObjectNotFound when there is no such object."""
@@ -118,5 +137,5 @@ class ObjectStore:
             raise InputError(f"{uri}: names a bucket or folder, not an object")
         return ref
 
-    def _backend(self, ref: ObjectRef) -> S3Objects | LocalObjects:
-        return self._local if ref.scheme == "file" else self._s3
+    def _backend(self, ref: ObjectRef) -> ObjectBackend:
+        return self._backends[ref.scheme]

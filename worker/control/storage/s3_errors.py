@@ -46,7 +46,8 @@ def _translate(error: Exception, uri: str) -> Exception | None:
         return None
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code == "NoSuchBucket":
+    # HeadBucket's 404 has no body, so no code to tell a missing bucket from a missing object.
+    if code == "NoSuchBucket" or (status == 404 and error.operation_name == "HeadBucket"):
         return ObjectNotFound(f"{uri}: no such bucket")
     if code in _NOT_FOUND or status == 404:
         return ObjectNotFound(f"{uri}: no such object")

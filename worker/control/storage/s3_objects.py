@@ -4,14 +4,17 @@ Credentials come from boto3's usual chain (environment, shared files, instance r
 endpoint, region and addressing style from the settings. Retries are botocore's standard mode
 with few attempts and a short connect timeout, so a store that is down fails within seconds as
 `StorageUnavailable` and the Celery task retries later with its own, longer backoff.
+
+Transfers are counted from botocore's events on the client, so every request is seen: ranged
+reads and each part of a multipart transfer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from contextlib import closing
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -19,6 +22,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .backend import TransferCallback
 from .object_refs import ObjectInfo, ObjectRef
 from .s3_errors import translated
 
@@ -43,7 +47,7 @@ def s3_client(endpoint_url: str | None, region: str, addressing: Literal["path",
 
 
 class S3Objects:
-    """The store's operations on parsed `s3://` references; errors come out translated."""
+    """The store's operations on parsed `s3://` references (an `ObjectBackend`); errors come out translated."""
 
     def __init__(
         self, client: BaseClient, *, multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD, page_size: int = 1000
@@ -99,6 +103,29 @@ class S3Objects:
                     error = response["Errors"][0]
                     raise ClientError({"Error": error}, "DeleteObjects")
         return len(keys)
+
+    def check_reachable(self, buckets: Set[str]) -> None:
+        """HEAD each bucket, or list the buckets when `buckets` is empty (any bucket allowed)."""
+        for bucket in sorted(buckets):
+            with translated(f"s3://{bucket}/"):
+                self.client.head_bucket(Bucket=bucket)
+        if not buckets:
+            with translated("s3://"):
+                self.client.list_buckets()
+
+    def on_transfer(self, callback: TransferCallback) -> None:
+        """Report the body of each GetObject as downloaded, and of each PutObject and UploadPart as uploaded."""
+
+        def downloaded(parsed: dict[str, Any], **_: Any) -> None:
+            callback("download", parsed.get("ContentLength", 0))
+
+        def uploading(request: Any, **_: Any) -> None:
+            headers = request.headers  # the decoded length is the payload's when it is sent aws-chunked
+            callback("upload", int(headers.get("x-amz-decoded-content-length") or headers.get("Content-Length") or 0))
+
+        self.client.meta.events.register("after-call.s3.GetObject", downloaded)
+        for operation in ("PutObject", "UploadPart"):
+            self.client.meta.events.register(f"before-send.s3.{operation}", uploading)
 
     def _keys(self, ref: ObjectRef) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
