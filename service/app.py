@@ -2,8 +2,8 @@
 
 `create_app` builds the app from the settings: one Redis client (job records, API keys), the
 object store, a Celery app that sends the first task of each job by name (the API never imports
-the worker's code or torch), and the metrics registry. Outside development it refuses to start
-with the default callback signing key.
+the worker's code or torch), and the metrics registry. In production it refuses to start with
+the default callback signing key (`Settings.refuse_default_secrets`, which the workers run too).
 """
 
 from __future__ import annotations
@@ -32,19 +32,12 @@ from .submission import SubmissionLimits
 REDIS_TIMEOUT_S = 5
 
 
-def check_secrets(settings: Settings) -> None:
-    """ValueError in production while the callback signing key is still the shipped default."""
-    default = Settings.model_fields["callback_signing_key"].default
-    if settings.environment != "development" and settings.callback_signing_key == default:
-        raise ValueError("HDRTV_CALLBACK_SIGNING_KEY is the default; set a secret of your own in production")
-
-
 def celery_enqueue(settings: Settings) -> Callable[[Job], None]:
     """Queue a job's first task on the broker of `settings`, at the job's priority."""
     celery = make_app(settings)
 
     def enqueue(job: Job) -> None:
-        send(START_JOB, [job.id], job.priority, celery)
+        send(celery, START_JOB, [job.id], job.priority)
 
     return enqueue
 
@@ -58,7 +51,7 @@ def create_app(
 ) -> FastAPI:
     """The API for `settings` (default: the environment's); the keywords replace its parts."""
     settings = settings or get_settings()
-    check_secrets(settings)
+    settings.refuse_default_secrets()
     timeout = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, **timeout)
     services = Services(

@@ -6,26 +6,29 @@ Redis; everything is lost when the process ends. Jobs name their files with `fil
 URIs: inputs and outputs may lie anywhere the process can read and write (not confined to the data
 folder, which holds the workers' scratch space). The API runs under uvicorn in a thread; a Celery
 worker with the solo pool consumes both queues (gpu, cpu) in the main thread, one task at a time.
+Both run on one `Settings` object of their own (`local_settings`), handed to the API and to the
+worker's Celery app, whose tasks read it from there: the process's environment is left as it is.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdrtv.worker.control.settings import Settings, get_settings
+from hdrtv.worker.control.settings import Settings
 
 TENANT = "local"
 
 
 @dataclass
 class Embedded:
-    """A running embedded store and API: where the API listens and a key of tenant `TENANT`."""
+    """A running embedded store and API: where the API listens, a key of tenant `TENANT` and the
+    settings the worker must run with."""
 
     url: str
     key: str
+    settings: Settings
 
 
 def start_store(host: str = "127.0.0.1") -> str:
@@ -52,17 +55,12 @@ def start_store(host: str = "127.0.0.1") -> str:
     return url
 
 
-def configure(redis_url: str, data_dir: Path) -> Settings:
-    """Point this process's settings (and the Celery app built from them) at the embedded store."""
-    (data_dir / "scratch").mkdir(parents=True, exist_ok=True)
-    os.environ.pop("HDRTV_BROKER_URL", None)
-    os.environ.update(
-        HDRTV_REDIS_URL=redis_url,
-        HDRTV_ALLOW_FILE_URIS="true",
-        HDRTV_SCRATCH_DIR=str(data_dir / "scratch"),
-    )
-    get_settings.cache_clear()
-    return get_settings()
+def local_settings(redis_url: str, data_dir: Path) -> Settings:
+    """The environment's settings on the embedded store (its broker too), with file:// URIs and the
+    scratch space under `data_dir`."""
+    scratch = data_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return Settings(redis_url=redis_url, broker_url=None, allow_file_uris=True, scratch_dir=str(scratch))
 
 
 def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
@@ -70,12 +68,13 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
     import redis
     import uvicorn
 
-    settings = configure(start_store(), data_dir.resolve())  # before the Celery app is built from them
     from .api_keys import ApiKeys
     from .app import create_app
 
+    settings = local_settings(start_store(), data_dir.resolve())
+    api = create_app(settings)  # refuses default secrets in production
     key = ApiKeys(redis.Redis.from_url(settings.redis_url, decode_responses=True)).create(TENANT)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(api, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hdrtv-api", daemon=True)
     thread.start()
@@ -83,12 +82,14 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
         if not thread.is_alive():
             raise OSError(f"the API could not start on {host}:{port}")
         thread.join(0.05)
-    return Embedded(url=f"http://{host}:{port}", key=key)
+    return Embedded(url=f"http://{host}:{port}", key=key, settings=settings)
 
 
-def run_worker(log_level: str) -> None:
-    """Run a solo-pool Celery worker of both queues in this thread until it is stopped (SIGINT, SIGTERM)."""
-    from hdrtv.worker.control.celery_app import app
+def run_worker(settings: Settings, log_level: str) -> None:
+    """Run a solo-pool Celery worker of both queues on `settings` in this thread until it is stopped
+    (SIGINT, SIGTERM)."""
+    from hdrtv.worker.control.celery_app import make_app
 
+    app = make_app(settings)
     argv = ["worker", "--queues", "gpu,cpu", "--pool", "solo", "--loglevel", log_level]
     app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])

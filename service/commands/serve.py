@@ -34,7 +34,7 @@ def _serve_embedded(args: argparse.Namespace) -> None:
         f" -H 'Content-Type: application/json' -d '{body}'",
         flush=True,
     )
-    embedded.run_worker(args.log_level)
+    embedded.run_worker(running.settings, args.log_level)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

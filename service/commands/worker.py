@@ -1,5 +1,6 @@
 """`hdrtv worker`: a Celery worker of the job tasks, with its Prometheus metrics on a port and, on
-CPU queues, the sweeper of lost steps (`recovery`)."""
+CPU queues, the sweeper of lost steps (`recovery`). Its settings come from HDRTV_* and are checked
+before anything starts: workers sign the callbacks, so production refuses the default key here too."""
 
 from __future__ import annotations
 
@@ -7,27 +8,31 @@ import argparse
 import os
 import tempfile
 from contextlib import nullcontext
+from functools import partial
+
+from hdrtv.worker.control.settings import get_settings
 
 
 def _worker(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    settings.refuse_default_secrets()
     # prometheus-client picks its multiprocess mode when imported: set the folder before that.
     configured = "PROMETHEUS_MULTIPROC_DIR" in os.environ
     with nullcontext() if configured else tempfile.TemporaryDirectory(prefix="hdrtv-metrics-") as fresh:
         if fresh is not None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
-        from hdrtv.worker.control.celery_app import app, send
+        from hdrtv.worker.control.celery_app import make_app, send
         from hdrtv.worker.control.job_store import JobStore
-        from hdrtv.worker.control.settings import get_settings
         from hdrtv.worker.control.task_names import CPU_QUEUE
         from hdrtv.worker.jobs import task_metrics as metrics
         from hdrtv.worker.jobs.recovery import Sweeper
 
+        app = make_app(settings)  # its tasks run with these settings
         queues = [queue.strip() for queue in args.queues.split(",")]
         if args.metrics_port is not None:
             metrics.serve(args.metrics_port, args.metrics_host, app, queues)
         if CPU_QUEUE in queues:  # re-enqueues the steps of workers that died
-            settings = get_settings()
-            Sweeper(JobStore.from_url(settings.redis_url), send, settings).start()
+            Sweeper(JobStore.from_url(settings.redis_url), partial(send, app), settings).start()
         argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]
         argv += [] if args.concurrency is None else ["--concurrency", str(args.concurrency)]
         app.worker_main(argv)

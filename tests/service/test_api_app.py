@@ -1,23 +1,24 @@
-"""`service/app.py`: secrets policy, what the API process imports, and unavailable parts -> 503."""
+"""`service/app.py`: secrets policy (the API's and the worker's), what the API process imports, and
+unavailable parts -> 503."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 from api_harness import ApiHarness
-from hdrtv.service.app import check_secrets
 from hdrtv.service.cli import main
 from hdrtv.worker.control.settings import Settings, get_settings
-from servers import free_port
+from servers import HDRTV, free_port
 
 
 def test_production_refuses_the_default_callback_signing_key(monkeypatch, capsys):
     with pytest.raises(ValueError, match="HDRTV_CALLBACK_SIGNING_KEY is the default"):
-        check_secrets(Settings(environment="production"))
-    check_secrets(Settings(environment="production", callback_signing_key="s3cret-of-our-own"))
-    check_secrets(Settings(environment="development"))
+        Settings(environment="production").refuse_default_secrets()
+    Settings(environment="production", callback_signing_key="s3cret-of-our-own").refuse_default_secrets()
+    Settings(environment="development").refuse_default_secrets()
     monkeypatch.setenv("HDRTV_ENVIRONMENT", "production")
     get_settings.cache_clear()
     try:
@@ -25,6 +26,16 @@ def test_production_refuses_the_default_callback_signing_key(monkeypatch, capsys
     finally:
         get_settings.cache_clear()
     assert "HDRTV_CALLBACK_SIGNING_KEY is the default" in capsys.readouterr().err
+
+
+def test_the_worker_refuses_the_default_callback_signing_key_in_production():
+    """Workers sign the callbacks: `hdrtv worker` stops before it reaches a broker, in one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HDRTV_")} | {"HDRTV_ENVIRONMENT": "production"}
+    result = subprocess.run([HDRTV, "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "hdrtv worker: error: HDRTV_CALLBACK_SIGNING_KEY is the default; set a secret of your own in production"
+    ]
 
 
 def test_the_api_process_loads_neither_torch_nor_the_worker_tasks():

@@ -6,6 +6,10 @@ acknowledged late and requeued when a worker dies, which is safe because every t
 the broker's visibility timeout exceeds the longest task, or a running chunk would be redelivered.
 Workers: `hdrtv worker --queues gpu` on GPU hosts (concurrency 1 per GPU), `--queues cpu`
 elsewhere.
+
+No app is built at import time: each process builds its own from the settings it runs with
+(`make_app`), and the app keeps them, so the tasks it runs use those settings and not the
+environment's (embedded mode runs on settings of its own).
 """
 
 from __future__ import annotations
@@ -15,16 +19,25 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
-from .settings import Settings, get_settings
+from .settings import Settings
 from .task_names import CPU_QUEUE, GPU_QUEUE, ROUTES
 
 VISIBILITY_MARGIN_S = 600
 """How much longer than the task time limit the broker waits before redelivering an unacked task."""
 
 
-def make_app(settings: Settings) -> Celery:
-    """The app for these settings; workers import `hdrtv.worker.jobs.tasks` through `include`."""
-    app = Celery("hdrtv", broker=settings.broker_url or settings.redis_url, include=["hdrtv.worker.jobs.tasks"])
+class CeleryApp(Celery):
+    """A Celery app that keeps the settings it was built from: `hdrtv.worker.jobs.tasks` builds the
+    job context of its tasks from `app.settings`."""
+
+    settings: Settings
+
+
+def make_app(settings: Settings) -> CeleryApp:
+    """The app for these settings. A worker imports `hdrtv.worker.jobs.tasks` through `include`, whose
+    shared tasks then register on it; the API only sends tasks by name and never imports them."""
+    app = CeleryApp("hdrtv", broker=settings.broker_url or settings.redis_url, include=["hdrtv.worker.jobs.tasks"])
+    app.settings = settings
     limit = settings.chunk_time_limit_s
     app.conf.update(
         result_backend=None,
@@ -51,15 +64,12 @@ def make_app(settings: Settings) -> Celery:
     return app
 
 
-app = make_app(get_settings())
-
-
 def broker_priority(job_priority: int) -> int:
     """Job priority (0..9, 9 most urgent) -> Redis transport priority (0 is consumed first)."""
     return 9 - job_priority
 
 
-def send(name: str, args: list[Any], job_priority: int, celery: Celery | None = None) -> None:
-    """Enqueue task `name` on its queue at the job's priority (what the API and the tasks call);
-    `celery`: an app built from other settings than the process's (default: `app`)."""
-    (celery or app).send_task(name, args=args, queue=ROUTES[name], priority=broker_priority(job_priority))
+def send(app: Celery, name: str, args: list[Any], job_priority: int) -> None:
+    """Enqueue task `name` through `app` on its queue at the job's priority (what the API, the tasks
+    and the sweeper call; `partial(send, app)` is a `recovery.Enqueue`)."""
+    app.send_task(name, args=args, queue=ROUTES[name], priority=broker_priority(job_priority))

@@ -53,6 +53,14 @@ class Settings(ConversionDefaults):
     api_host: str = Field("127.0.0.1")
     api_port: int = Field(8000)
 
+    def refuse_default_secrets(self) -> None:
+        """ValueError in production while a secret is still its shipped default. Every process that
+        uses one calls it at start-up: the API (`create_app`) and the workers (`hdrtv worker`), which
+        sign the callbacks. Not a validator: commands that need no secret run whatever the key."""
+        default = type(self).model_fields["callback_signing_key"].default
+        if self.environment == "production" and self.callback_signing_key == default:
+            raise ValueError("HDRTV_CALLBACK_SIGNING_KEY is the default; set a secret of your own in production")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -72,17 +72,18 @@ _before: dict[str, tuple[JobStatus | None, bool]] = {}
 """Task id -> (its job's status, whether its chunk was recorded) when the task started."""
 
 
-def record_tasks(context: Callable[[], JobContext]) -> None:
-    """Count what the tasks of this process do; `context()` is the process's job context."""
+def record_tasks(context: Callable[[Celery], JobContext]) -> None:
+    """Count what the tasks of this process do; `context(app)` is the job context of `app`'s tasks
+    (the app that runs the task, as the tasks themselves read it)."""
 
     @signals.task_prerun.connect(weak=False)
     def before(task_id: str, args: tuple[Any, ...], task: Any, **_: Any) -> None:
-        _before[task_id] = _observe(context(), task.name, args)
+        _before[task_id] = _observe(context(task.app), task.name, args)
 
     @signals.task_postrun.connect(weak=False)
     def after(task_id: str, args: tuple[Any, ...], task: Any, **_: Any) -> None:
         status, chunk_done = _before.pop(task_id, (None, True))
-        ctx = context()
+        ctx = context(task.app)
         job = ctx.store.get(args[0])
         if job is None:
             return

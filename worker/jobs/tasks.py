@@ -1,6 +1,8 @@
 """The Celery tasks: thin wrappers that run the steps of `job_runner` with a context built once per
 worker process, on first use (after the fork: no connection or CUDA state crosses it; the model
-loads lazily inside the first chunk task).
+loads lazily inside the first chunk task), from the settings of the app that runs the task
+(`CeleryApp.settings`), never from the environment. They are shared tasks: they register on the
+app that imports this module through its `include`, since no app exists at import time.
 
 Transient failures (object store or Redis unreachable) retry with exponential backoff and jitter;
 when retries run out, at the soft time limit, or on our own bugs, the job fails with a code and its
@@ -11,16 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import redis
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from ..control.celery_app import app, send
+from ..control.celery_app import CeleryApp, send
 from ..control.job_store import JobStore
-from ..control.settings import get_settings
 from ..control.storage import ObjectStore, StorageUnavailable
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK, START_JOB
 from . import callbacks, recovery
@@ -35,9 +36,9 @@ log = logging.getLogger(__name__)
 
 
 @cache
-def context() -> JobContext:
-    """This process's store connections and scratch folder."""
-    settings = get_settings()
+def context(app: CeleryApp) -> JobContext:
+    """The store connections and scratch folder of `app`'s tasks in this process, from its settings."""
+    settings = app.settings
     objects = ObjectStore.from_settings(settings)
     metrics.count_transfers(objects)
     store = JobStore.from_url(settings.redis_url)
@@ -46,7 +47,7 @@ def context() -> JobContext:
         objects=objects,
         settings=settings,
         scratch=scratch_root(settings.scratch_dir),
-        enqueue=recovery.recording(store, send),
+        enqueue=recovery.recording(store, partial(send, app)),
     )
 
 
@@ -69,13 +70,13 @@ class JobTask(Task):
     max_retries = 8
 
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        ctx = context()
+        ctx = context(self.app)
         sweep(ctx.store, ctx.scratch)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         code, message = failure(exc)
         try:
-            job_runner.fail_job(context(), args[0], code, message)
+            job_runner.fail_job(context(self.app), args[0], code, message)
         except TRANSIENT:
             log.exception("job %s: could not record its failure", args[0])
 
@@ -83,22 +84,22 @@ class JobTask(Task):
 metrics.record_tasks(context)
 
 
-@app.task(name=START_JOB, base=JobTask)
-def start_job(job_id: str) -> None:
-    job_runner.start_job(context(), job_id)
+@shared_task(name=START_JOB, base=JobTask, bind=True)
+def start_job(self: JobTask, job_id: str) -> None:
+    job_runner.start_job(context(self.app), job_id)
 
 
-@app.task(name=CONVERT_CHUNK, base=JobTask)
-def convert_chunk(job_id: str, index: int) -> None:
-    job_runner.convert_chunk(context(), job_id, index)
+@shared_task(name=CONVERT_CHUNK, base=JobTask, bind=True)
+def convert_chunk(self: JobTask, job_id: str, index: int) -> None:
+    job_runner.convert_chunk(context(self.app), job_id, index)
 
 
-@app.task(name=ASSEMBLE_JOB, base=JobTask)
-def assemble_job(job_id: str) -> None:
-    job_runner.assemble_job(context(), job_id)
+@shared_task(name=ASSEMBLE_JOB, base=JobTask, bind=True)
+def assemble_job(self: JobTask, job_id: str) -> None:
+    job_runner.assemble_job(context(self.app), job_id)
 
 
-@app.task(
+@shared_task(
     name=DELIVER_CALLBACK,
     bind=True,
     max_retries=callbacks.MAX_ATTEMPTS - 1,
@@ -108,7 +109,7 @@ def assemble_job(job_id: str) -> None:
 def deliver_callback(self: Task, job_id: str) -> None:
     """One attempt to POST the finished job to its callback URL; the job record counts the attempts
     and `callbacks.RETRY_DELAYS_S` spaces them (about a day in all)."""
-    ctx = context()
+    ctx = context(self.app)
     outcome = callbacks.deliver(ctx.store, job_id, ctx.settings, time.time())
     metrics.count_callback(outcome.state)
     if outcome.retry_in_s is not None:

@@ -263,7 +263,7 @@ def test_the_task_counts_each_attempt_by_outcome(store, settings, receiver, monk
         name = "hdrtv_worker_callback_deliveries_total"
         return {o: REGISTRY.get_sample_value(name, {"outcome": o}) for o in ("delivered", "retrying", "failed")}
 
-    monkeypatch.setattr(tasks, "context", lambda: SimpleNamespace(store=store, settings=settings))
+    monkeypatch.setattr(tasks, "context", lambda app: SimpleNamespace(store=store, settings=settings))
     job = finished_job(store, receiver.url)
     before = counted()
     with pytest.raises(Retry):  # the receiver answered 500: the task schedules the next attempt

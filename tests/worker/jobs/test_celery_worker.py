@@ -1,16 +1,15 @@
-"""A real Celery worker process (prefork pool) against redis-server and moto's S3 runs one job to success."""
+"""A real worker process (`hdrtv worker`: Celery, prefork pool) against redis-server and moto's S3 runs
+one job to success."""
 
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
+import servers
 from hdrtv.worker.control.celery_app import broker_priority, make_app
 from hdrtv.worker.control.job_store import Job, JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.task_names import CPU_QUEUE, START_JOB
-from servers import running
 from video_factory import write_clip
 
 
@@ -26,23 +25,8 @@ def worker(redis_server, s3_server, tmp_path):
         "HDRTV_CHUNK_FRAMES": "8",
         "OMP_NUM_THREADS": "1",
     }
-    celery = Path(sys.executable).with_name("celery")
-    argv = [
-        str(celery),
-        "-A",
-        "hdrtv.worker.control.celery_app",
-        "worker",
-        "-Q",
-        "cpu,gpu",
-        "-c",
-        "1",
-        "--pool",
-        "prefork",
-    ]
-    argv += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "info"]
-    log = tmp_path / "worker.log"
-    with running(argv, ready=lambda: log.exists() and " ready." in log.read_text(), log=log, env=env, timeout_s=60):
-        yield log
+    with servers.hdrtv_worker(tmp_path, "worker", env, concurrency=1):
+        yield tmp_path / "worker.log"
 
 
 def test_a_worker_runs_a_job_sent_by_name(worker, redis_server, s3_server, object_store, bucket, tmp_path):
