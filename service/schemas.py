@@ -97,7 +97,11 @@ class JobPublic(BaseModel):
     progress: JobProgress
     timings: JobTimings
     error: JobError | None
-    output_hdr10: dict[str, Any] | None = Field(description="mastering display and MaxCLL/MaxFALL written")
+    output_format: str | None = Field(description="the output format written, e.g. hdr10")
+    output_metadata: dict[str, Any] | None = Field(
+        description="what the output signals: codec, transfer, primaries, and the format's metadata "
+        "(hdr10: mastering display and MaxCLL/MaxFALL)"
+    )
     callback: dict[str, Any] = Field(description="delivery state of the completion callback")
 
     @classmethod
@@ -127,7 +131,8 @@ class JobPublic(BaseModel):
 
 
 _COPIED = (
-    "id batch_id status phase input_uri output_uri model options priority callback_url metadata output_hdr10 callback"
+    "id batch_id status phase input_uri output_uri model options priority callback_url metadata output_format "
+    "output_metadata callback"
 ).split()
 
 

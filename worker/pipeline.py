@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .control.errors import InputError
 from .control.options import OUTPUT_SUFFIXES, ConversionOptions
+from .formats import output_format
 from .formats.static_metadata import ContentLightLevel, MasteringDisplay
 from .media.assemble import assemble
 from .media.chunks import Chunk, plan_chunks
@@ -104,6 +105,7 @@ def convert_chunk(
             preset=options.preset,
             mastering=mastering,
             encoder=options.encoder,
+            output_format=output_format(options.format),
         ) as encoder,
         StagePipeline(decoded, lambda frames: converter.run(frames, windows)) as hdr_frames,
     ):
@@ -126,6 +128,7 @@ def convert_file(
     source, output = Path(source), Path(output)
     check_output(output, options.overwrite, source)
     check_encoder(options.encoder)
+    fmt = output_format(options.format)
     info = probe(source)
     refuse_hdr(info, options.force)
     converter = load_converter(options=options)
@@ -146,5 +149,5 @@ def convert_file(
         for chunk, path in zip(chunks, paths):
             meter.merge(convert_chunk(info, chunk, shot_starts, converter, path, mastering, options, advance))
         light_level = meter.result()
-        assemble(paths, output, source, light_level, mastering, overwrite=options.overwrite)
+        assemble(paths, output, source, light_level, mastering, overwrite=options.overwrite, output_format=fmt)
     return ConvertSummary(output, info.frame_count, info.duration, light_level, len(chunks), time.monotonic() - started)

@@ -60,8 +60,8 @@ def run_benchmarks(
     options: the converter and encoder timed, as a conversion takes them ("auto" precision is the
     product's: bf16 on CUDA, fp32 on the CPU); DSLNet runs the shipped weights unless weights are
     given, or a variant alone, which runs that rung untrained. compile_rung=False leaves the
-    torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it (for sizes where the plain fp32 NCHW
-    rung would take too long, e.g. 2160p on a CPU)."""
+    torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it
+    (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
     options = resolve_options(options)
     network, label = None, options.model
     if options.model == "dslnet":

@@ -68,7 +68,8 @@ class Job:
     chunks_done: int = 0
     error_code: str | None = None
     error_message: str | None = None
-    output_hdr10: dict[str, Any] | None = None
+    output_format: str | None = None  # the format written (`hdrtv.worker.formats.FORMATS`)
+    output_metadata: dict[str, Any] | None = None  # what it signals, its `OutputFormat.summary`
     callback: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step: prepare, convert, assemble, upload
 

@@ -1,16 +1,17 @@
-"""A video stream template whose codec parameters carry the HDR10 container metadata.
+"""A video stream template whose codec parameters carry an output format's container metadata.
 
-FFmpeg's MP4 and Matroska muxers write the mastering display and content light level (MP4
-`mdcv`/`clli` boxes, Matroska Colour/MasteringMetadata, MaxCLL, MaxFALL) from the stream's
-coded side data, but PyAV cannot set coded side data on an output stream. It does copy it from
-a template stream (`add_stream_from_template`), and FFmpeg's MP4 demuxer fills it from those
-boxes. So: mux the first packet of the video into a small in-memory MP4, insert the two boxes
-into its HEVC sample entry, open the result, and use its stream as the template of the output.
+FFmpeg's MP4 and Matroska muxers write HDR metadata (for HDR10 the mastering display and content
+light level: MP4 `mdcv`/`clli` boxes, Matroska Colour/MasteringMetadata, MaxCLL, MaxFALL) from the
+stream's coded side data, but PyAV cannot set coded side data on an output stream. It does copy it
+from a template stream (`add_stream_from_template`), and FFmpeg's MP4 demuxer fills it from those
+boxes. So: mux the first packet of the video into a small in-memory MP4, insert the format's boxes
+(`OutputFormat.container_boxes`) into its HEVC sample entry, open the result, and use its stream
+as the template of the output.
 
-The boxes are plain ISO boxes whose bodies equal the SEI payloads (ISO/IEC 14496-12 / 23001-8):
-`mdcv` 24 bytes, `clli` 4 bytes, placed after `hvcC` inside the `hvc1`/`hev1` sample entry. The
-sample entry lies at moov/trak/mdia/minf/stbl/stsd; every enclosing box grows by the inserted
-size. FFmpeg writes `moov` after `mdat`, so no chunk offset moves.
+The boxes are plain ISO boxes (ISO/IEC 14496-12 / 23001-8), placed after `hvcC` inside the
+`hvc1`/`hev1` sample entry. The sample entry lies at moov/trak/mdia/minf/stbl/stsd; every
+enclosing box grows by the inserted size. FFmpeg writes `moov` after `mdat`, so no chunk offset
+moves.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import struct
 from collections.abc import Iterator
 
 import av
-
-from .static_metadata import ContentLightLevel, MasteringDisplay
 
 _SAMPLE_ENTRY_PATH = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd")
 _HEVC_ENTRIES = (b"hvc1", b"hev1")
@@ -41,14 +40,19 @@ def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[int,
 
 
 def _child(data: bytearray, start: int, end: int, kinds: tuple[bytes, ...]) -> tuple[int, int, bytes]:
-    for box in _boxes(data, start, end):
-        if box[2] in kinds:
-            return box
+    for found in _boxes(data, start, end):
+        if found[2] in kinds:
+            return found
     raise ValueError(f"MP4 has no {b'/'.join(kinds).decode()} box where expected")
 
 
-def insert_hdr_boxes(mp4: bytes, mastering: MasteringDisplay, light_level: ContentLightLevel) -> bytes:
-    """MP4 file bytes (moov last, one HEVC track) -> the same file with `mdcv` and `clli` after `hvcC`."""
+def box(kind: bytes, body: bytes) -> bytes:
+    """One ISO box: 32-bit size, 4-character type, body."""
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def insert_sample_entry_boxes(mp4: bytes, boxes: bytes) -> bytes:
+    """MP4 file bytes (moov last, one HEVC track) -> the same file with `boxes` after `hvcC`."""
     data = bytearray(mp4)
     chain, start, end = [], 0, len(data)
     for kinds in [(kind,) for kind in _SAMPLE_ENTRY_PATH] + [_HEVC_ENTRIES]:
@@ -59,27 +63,17 @@ def insert_hdr_boxes(mp4: bytes, mastering: MasteringDisplay, light_level: Conte
     if chain[0] + moov_size != len(data):
         raise ValueError("moov must be the last box: growing it would move the samples")
     hvcc_offset, hvcc_size, _ = _child(data, start, end, (b"hvcC",))
-    boxes = (
-        struct.pack(">I4s", 8 + 24, b"mdcv")
-        + mastering.payload()
-        + struct.pack(">I4s", 8 + 4, b"clli")
-        + light_level.payload()
-    )
     data[hvcc_offset + hvcc_size : hvcc_offset + hvcc_size] = boxes
     for offset in chain:
         struct.pack_into(">I", data, offset, struct.unpack_from(">I", data, offset)[0] + len(boxes))
     return bytes(data)
 
 
-def hdr10_template(
-    stream: av.VideoStream,
-    extradata: bytes,
-    first_packet: av.Packet,
-    mastering: MasteringDisplay,
-    light_level: ContentLightLevel,
+def metadata_template(
+    stream: av.VideoStream, extradata: bytes, first_packet: av.Packet, boxes: bytes
 ) -> av.container.InputContainer:
     """An open in-memory MP4 whose video stream copies `stream`'s codec parameters, with
-    `extradata` (an hvcC) and the HDR10 side data. Close it once the output stream exists."""
+    `extradata` (an hvcC) and the side data of `boxes`. Close it once the output stream exists."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as seed:
         video = seed.add_stream_from_template(stream)
@@ -89,4 +83,4 @@ def hdr10_template(
         packet.is_keyframe = True
         packet.stream = video
         seed.mux(packet)
-    return av.open(io.BytesIO(insert_hdr_boxes(buffer.getvalue(), mastering, light_level)), "r", format="mp4")
+    return av.open(io.BytesIO(insert_sample_entry_boxes(buffer.getvalue(), boxes)), "r", format="mp4")

@@ -1,8 +1,9 @@
-"""HDR10 static metadata: the mastering display (SMPTE ST 2086) and the content light level
-(CTA-861.3 MaxCLL / MaxFALL), and a meter that measures the latter over a whole video.
+"""Static HDR metadata: the mastering display (SMPTE ST 2086) and the content light level
+(CTA-861.3 MaxCLL / MaxFALL). HDR10 (`hdr10.py`) writes both today, other formats later (an HDR10+
+file carries them beside its dynamic metadata, an HLG file may carry them).
 
-Both travel twice in an HDR10 file: as HEVC SEI messages in the bitstream (payloadType 137 and
-144, H.265 D.2.28 / D.2.35) and in the container (MP4 `mdcv`/`clli` boxes, Matroska
+Both travel twice in a file: as HEVC SEI messages in the bitstream (payloadType 137 and 144,
+H.265 D.2.28 / D.2.35) and in the container (MP4 `mdcv`/`clli` boxes, Matroska
 MasteringMetadata/MaxCLL/MaxFALL). The SEI payloads and the MP4 box bodies have the same layout,
 so `payload()` serves both.
 

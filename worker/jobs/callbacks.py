@@ -31,7 +31,8 @@ from ..control.job_store import JobStore
 from ..control.settings import Settings
 
 PAYLOAD_FIELDS = (
-    "id batch_id status phase input_uri output_uri metadata error_code error_message output_hdr10 timings finished_at"
+    "id batch_id status phase input_uri output_uri metadata error_code error_message output_format output_metadata "
+    "timings finished_at"
 ).split()
 """The job fields a callback carries (times are epoch seconds, as in the record)."""
 

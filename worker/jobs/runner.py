@@ -14,7 +14,6 @@ or, for a cancelled job, from the first step that sees the cancellation.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from ..control.options import OUTPUT_SUFFIXES, ConversionOptions, options_for_jo
 from ..control.settings import Settings
 from ..control.storage import ObjectStore
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
+from ..formats import output_format
 from ..formats.static_metadata import MasteringDisplay
 from ..media.assemble import assemble
 from ..media.chunks import Chunk, plan_chunks
@@ -122,9 +122,12 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
         meter = LightLevelMeter()
         for result in results.values():
             meter.merge(LightLevelMeter.from_dict(result["meter"]))
-        mastering = MasteringDisplay(max_luminance=options_for_job(ctx.settings, job.model, job.options).max_nits)
+        options = options_for_job(ctx.settings, job.model, job.options)
+        fmt = output_format(options.format)
+        mastering = MasteringDisplay(max_luminance=options.max_nits)
         output = folder / f"output{_output_suffix(ctx, job)}"
-        assemble(paths, output, fetch_source(ctx.objects, ctx.scratch, job), meter.result(), mastering, overwrite=True)
+        source = fetch_source(ctx.objects, ctx.scratch, job)
+        assemble(paths, output, source, meter.result(), mastering, overwrite=True, output_format=fmt)
         written = probe(output)
         assembled = time.monotonic()
         if _discard_if_cancelled(ctx, job):
@@ -136,7 +139,10 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
             "assemble_s": assembled - started,
             "upload_s": time.monotonic() - assembled,
         }
-        if not ctx.store.set_status(job_id, JobStatus.SUCCEEDED, output_hdr10=hdr10_summary(written), timings=timings):
+        succeeded = ctx.store.set_status(
+            job_id, JobStatus.SUCCEEDED, output_format=fmt.name, output_metadata=fmt.summary(written), timings=timings
+        )
+        if not succeeded:
             ctx.objects.delete(job.output_uri)  # cancelled during the upload: leave no output behind
         discard(ctx.objects, ctx.scratch, job)
         _schedule_callback(ctx, job_id)
@@ -149,17 +155,6 @@ def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
         ctx.store.set_status(job_id, JobStatus.FAILED, error_code=code, error_message=message)
         discard(ctx.objects, ctx.scratch, job)
         _schedule_callback(ctx, job_id)
-
-
-def hdr10_summary(info: VideoInfo) -> dict[str, Any]:
-    """The HDR10 signalling an output carries, as the job record reports it."""
-    return {
-        "codec": info.codec,
-        "transfer": info.color_transfer,
-        "primaries": info.color_primaries,
-        "mastering_display": dataclasses.asdict(info.mastering_display) if info.mastering_display else None,
-        "content_light": dataclasses.asdict(info.content_light) if info.content_light else None,
-    }
 
 
 def _plan(ctx: JobContext, job: Job) -> None:

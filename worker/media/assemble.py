@@ -1,4 +1,4 @@
-"""Assemble encoded chunks into the final HDR10 `.mp4` or `.mkv`, without re-encoding.
+"""Assemble encoded chunks into the final HDR `.mp4` or `.mkv`, without re-encoding.
 
 The chunks' HEVC packets are concatenated in order with the source timestamps they were encoded
 with (so variable frame rate survives). Decoding timestamps are recomputed for the whole video:
@@ -8,8 +8,9 @@ packets step back from the first frame), which is increasing and never after the
 pts, also across chunk joins. Each frame lasts until the next one; the last frame's duration
 comes from where the last chunk ends (see `encode.HevcChunkEncoder`).
 
-Every mastering display and content light level SEI (in the packets and the `hvcC`) is
-rewritten to the whole video's values, and the container gets the same values (`hdr10_template`).
+The output format's SEI messages (`OutputFormat.video_sei`; for HDR10 every mastering display and
+content light level, in the packets and the `hvcC`) are rewritten to the whole video's values, and
+the container gets the format's boxes (`OutputFormat.container_boxes`, via `metadata_template`).
 Audio and subtitle packets of the source are copied unchanged with their timing; a subtitle
 codec the container cannot hold is skipped with a warning (MP4 takes mov_text, Matroska most
 text and bitmap formats), an audio codec it cannot hold is an `InputError`. The file is written
@@ -30,9 +31,11 @@ from pathlib import Path
 import av
 
 from ..control.errors import InputError
-from ..formats.mp4_boxes import hdr10_template
+from ..formats.hdr10 import HDR10
+from ..formats.mp4_boxes import metadata_template
+from ..formats.output_format import OutputFormat
 from ..formats.static_metadata import ContentLightLevel, MasteringDisplay
-from .hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, hvcc_length_size, rewrite_hvcc, rewrite_packet
+from .hevc_sei import hvcc_length_size, rewrite_hvcc, rewrite_packet
 
 log = logging.getLogger(__name__)
 
@@ -164,19 +167,15 @@ def _video_packets(
 
 
 def _add_video_stream(
-    output: av.container.OutputContainer,
-    chunk: _Chunk,
-    payloads: dict[int, bytes],
-    mastering: MasteringDisplay,
-    light_level: ContentLightLevel,
+    output: av.container.OutputContainer, chunk: _Chunk, payloads: dict[int, bytes], boxes: bytes
 ) -> av.stream.Stream:
-    """The output's video stream, from a template carrying the HDR10 side data (`hdr10_template`)."""
+    """The output's video stream, from a template carrying the side data of `boxes` (`metadata_template`)."""
     with av.open(str(chunk.path)) as container:
         stream = container.streams.video[0]
         extradata, _ = rewrite_hvcc(stream.codec_context.extradata, payloads)
         first = next(p for p in container.demux(stream) if p.dts is not None)
         first_data, _ = rewrite_packet(bytes(first), payloads, hvcc_length_size(extradata))
-        template = hdr10_template(stream, extradata, av.Packet(first_data), mastering, light_level)
+        template = metadata_template(stream, extradata, av.Packet(first_data), boxes)
         with template:
             return output.add_stream_from_template(template.streams.video[0])
 
@@ -189,23 +188,26 @@ def assemble(
     mastering: MasteringDisplay,
     *,
     overwrite: bool = False,
+    output_format: OutputFormat = HDR10,
 ) -> None:
     """Write `output_path` (.mp4 or .mkv) from the chunks (in order) and the source's audio and
-    subtitles, with `light_level` and `mastering` in every SEI and in the container."""
+    subtitles, with the SEI and container metadata `output_format` makes of `light_level` and
+    `mastering` (the format the chunks were encoded in)."""
     output = Path(output_path)
     if not chunk_paths:
         raise ValueError("no chunks to assemble")
     temporary = _temporary_file(output, overwrite)
     try:
         chunks = _read_chunks([Path(path) for path in chunk_paths])
-        payloads = {CONTENT_LIGHT_LEVEL: light_level.payload(), MASTERING_DISPLAY: mastering.payload()}
+        payloads = output_format.video_sei(mastering, light_level)
+        boxes = output_format.container_boxes(mastering, light_level)
         # Timestamps are kept as they are: by default FFmpeg's Matroska muxer would shift the whole
         # file when the source's audio starts before zero (AAC priming from an MP4 edit list).
         muxer = MUXERS[output.suffix.lower()]
         options = {"avoid_negative_ts": "disabled"}
         out = av.open(str(temporary), "w", format=muxer, container_options=options)
         with out, av.open(str(source_path)) as source:
-            video = _add_video_stream(out, chunks[0], payloads, mastering, light_level)
+            video = _add_video_stream(out, chunks[0], payloads, boxes)
             copies = _copy_streams(source, out, output)
             streams = (_video_packets(chunks, video, payloads), _source_packets(source, copies))
             for _, packet in heapq.merge(*streams, key=lambda item: item[0]):

@@ -1,10 +1,10 @@
-"""Encode one chunk of HDR10 frames: HEVC Main 10, 4:2:0, PQ, BT.2020, limited range.
+"""Encode one chunk of HDR frames: HEVC Main 10, 4:2:0, in an output format (HDR10 by default).
 
 Encoders: libx265 (the default, on the CPU's cores) or hevc_nvenc (NVIDIA's hardware encoder, on
-GPUs that have one: an H100 has none). Both get the same colour description (VUI) from the
-codec context, and the same HDR10 SEI, added here to every IRAP access unit by
-`hevc_sei.add_prefix_sei` (FFmpeg gives NVENC no option for it; x265 gets the same bytes by the
-same route, so one tested path serves both).
+GPUs that have one: an H100 has none). Both get the format's colour description (VUI) from the
+codec context, and the format's SEI (`OutputFormat.chunk_sei`), added here to every IRAP access
+unit by `hevc_sei.add_prefix_sei` (FFmpeg gives NVENC no option for it; x265 gets the same bytes
+by the same route, so one tested path serves both).
 
 The model gives `(h, w, 3)` float32 PQ-coded BT.2020 R'G'B' in [0, 1]. They become Y'CbCr code
 values with `rgb_to_ycbcr` (BT.2020 non-constant luminance, 10-bit, limited range), then 4:2:0:
@@ -15,8 +15,8 @@ average of the two rows; rounding to integer codes happens once, after filtering
 
 Each chunk is its own encoder session, so it starts with an IDR picture and references nothing
 before it: chunks concatenate. The chunk is an MP4 file whatever its name, because MP4 keeps the
-source time base exactly (Matroska would round timestamps to milliseconds). The bitstream carries
-the mastering display and a placeholder content light level (0, 0: "unknown") as SEI; the
+source time base exactly (Matroska would round timestamps to milliseconds). An HDR10 bitstream
+carries the mastering display and a placeholder content light level (0, 0: "unknown") as SEI; the
 assembly writes the whole video's values there once all chunks are measured (`hevc_sei`).
 The encoder's `crf` is x265's CRF, or NVENC's constant-quality target (`cq`, VBR, same 0..51
 QP scale); its `preset` an x265 preset, mapped to NVENC's p1..p7 by speed (or given as p1..p7).
@@ -36,13 +36,11 @@ from hdrtv.model.colour import quantise, rgb_to_ycbcr
 
 from ..control.errors import InputError
 from ..control.options import ENCODERS
-from ..formats.static_metadata import ContentLightLevel, MasteringDisplay
-from .hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, add_prefix_sei, join_annex_b, split_annex_b
+from ..formats.hdr10 import HDR10
+from ..formats.output_format import OutputFormat
+from ..formats.static_metadata import MasteringDisplay
+from .hevc_sei import add_prefix_sei, join_annex_b, split_annex_b
 from .light_level import LightLevelMeter
-
-# H.273 code points: BT.2020 primaries, PQ (SMPTE ST 2084), BT.2020 non-constant luminance.
-_BT2020, _PQ, _BT2020_NCL, _LIMITED_RANGE = 9, 16, 9, 1
-
 
 _NVENC_PRESETS = {
     "ultrafast": "p1",
@@ -141,13 +139,14 @@ def _dts_repair(first: av.Packet) -> int:
 
 
 class HevcChunkEncoder:
-    """Context manager writing HDR10 frames with their source timestamps to an MP4 chunk.
+    """Context manager writing HDR frames with their source timestamps to an MP4 chunk.
 
     `time_base` is the source video stream's; `frame_rate` its average rate (x265 plans rate
     control and the VUI timing with it; timestamps stay those given). `threads` sizes x265's
     thread pool (default: all cores available to the process; x265 derives frame threads from
-    it). `encoder`: one of `ENCODERS`, refused in one line where it cannot run. `meter`
-    measures every frame written, for the chunk's light-level report.
+    it). `encoder`: one of `ENCODERS`, refused in one line where it cannot run. `output_format`
+    gives the colour description and the SEI, from `mastering`. `meter` measures every frame
+    written, for the chunk's light-level report.
     """
 
     def __init__(
@@ -163,12 +162,13 @@ class HevcChunkEncoder:
         mastering: MasteringDisplay = MasteringDisplay(),
         threads: int | None = None,
         encoder: str = "libx265",
+        output_format: OutputFormat = HDR10,
     ) -> None:
         check_encoder(encoder)
         self.path = Path(path)
         self.encoder = encoder
-        # The HDR10 SEI of every IRAP picture, with a placeholder light level.
-        self._sei = [(MASTERING_DISPLAY, mastering.payload()), (CONTENT_LIGHT_LEVEL, ContentLightLevel(0, 0).payload())]
+        self.output_format = output_format
+        self._sei = list(output_format.chunk_sei(mastering).items())  # of every IRAP picture
         self.meter = LightLevelMeter()
         self._size = (height, width)
         self._durations: dict[int, int] = {}
@@ -199,8 +199,9 @@ class HevcChunkEncoder:
         stream.time_base = time_base
         context = stream.codec_context
         context.time_base, context.framerate = time_base, frame_rate
-        context.color_primaries, context.color_trc = _BT2020, _PQ
-        context.colorspace, context.color_range = _BT2020_NCL, _LIMITED_RANGE
+        colour = self.output_format.colour
+        context.color_primaries, context.color_trc = colour.primaries, colour.transfer
+        context.colorspace, context.color_range = colour.matrix, colour.range
         if self.encoder == "hevc_nvenc":
             stream.options = {
                 "profile": "main10",
@@ -216,10 +217,7 @@ class HevcChunkEncoder:
             "info=0",  # its settings text would show the placeholder light level
             f"pools={threads or available_cores()}",
             "repeat-headers=1",
-            "colorprim=bt2020",
-            "transfer=smpte2084",
-            "colormatrix=bt2020nc",
-            "range=limited",
+            *colour.x265_params(),
             "chromaloc=0",
         ]
         stream.options = {"crf": f"{crf:g}", "preset": preset, "x265-params": ":".join(params)}
@@ -246,7 +244,7 @@ class HevcChunkEncoder:
         # that `close` can make it end where the chunk's last frame ends, the one place an MP4
         # keeps a sample duration exactly; the assembly reads the last frame's duration there.
         for packet in packets:
-            if packet.is_keyframe:
+            if packet.is_keyframe and self._sei:
                 packet = self._with_sei(packet)
             packet.duration = self._durations.pop(packet.pts, 0)
             if self._dts_shift is None:
@@ -258,7 +256,7 @@ class HevcChunkEncoder:
             self._held = packet
 
     def _with_sei(self, packet: av.Packet) -> av.Packet:
-        """The encoder's packet (Annex B) with the HDR10 SEI before its picture."""
+        """The encoder's packet (Annex B) with the format's SEI before its picture."""
         data = join_annex_b(add_prefix_sei(split_annex_b(bytes(packet)), self._sei))
         copy = av.Packet(data)
         copy.pts, copy.dts, copy.time_base = packet.pts, packet.dts, packet.time_base

@@ -16,7 +16,8 @@ def test_a_job_round_trips_with_every_field(store):
         callback_url="https://example.com/hook",
         metadata={"title": "Film", "n": [1, 2]},
         batch_id="b1",
-        output_hdr10={"max_cll": 900},
+        output_format="hdr10",
+        output_metadata={"content_light": {"max_cll": 900}},
     )
     assert store.create(job)
     assert store.get(job.id) == job

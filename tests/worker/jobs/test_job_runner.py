@@ -79,9 +79,10 @@ def test_a_job_runs_to_an_hdr10_output_and_leaves_nothing_behind(ctx, bucket, cl
     done = ctx.store.get(job.id)
     assert done.status == JobStatus.SUCCEEDED, done.error_message
     assert (done.frames_total, done.frames_done, done.chunks_total, done.chunks_done) == (FRAMES, FRAMES, 3, 3)
-    assert done.output_hdr10["transfer"] == "smpte2084"
-    assert done.output_hdr10["mastering_display"]["max_luminance"] == 1000
-    assert done.output_hdr10["content_light"]["max_cll"] > 0
+    assert done.output_format == "hdr10"
+    assert done.output_metadata["transfer"] == "smpte2084"
+    assert done.output_metadata["mastering_display"]["max_luminance"] == 1000
+    assert done.output_metadata["content_light"]["max_cll"] > 0
     assert set(done.timings) == {"prepare_s", "convert_s", "assemble_s", "upload_s"}
     assert done.started_at <= done.finished_at
     assert leftovers(ctx, job) == ([], [])

@@ -1,4 +1,4 @@
-"""HDR10 static metadata: x265 and SEI/box encodings of the mastering display, and the
+"""Static HDR metadata (HDR10's): x265 and SEI/box encodings of the mastering display, and the
 CTA-861.3 MaxCLL/MaxFALL meter checked against a second implementation of the PQ EOTF."""
 
 import json
