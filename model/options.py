@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo
 
 CONVERTER_NAMES = ("dslnet", "bt2408", "bt2446a")
-"""Every converter `load_converter` knows (tests/model/test_options.py ties it to `converter.CONVERTERS`)."""
+"""Every converter `load_converter` knows (tests/model/test_model_options.py ties it to `converter.CONVERTERS`)."""
 # The shipped DSLNet (model/weights/README.md) is opt-in: it beats this formula by under 1 dB on our
 # validation set yet converts the demo clip 60x slower on a CPU (176 s against 2.9 s).
 DEFAULT_CONVERTER = "bt2446a"
@@ -85,17 +85,22 @@ NOUNS = {"model": "converter"}
 def one_line(error: ValidationError) -> str:
     """A validation error as one line naming each bad option and value: `unknown converter
     'hdrnet'; choose from ...`, `crf 60: input should be less than or equal to 51`."""
-    problems: dict[str, list[dict[str, Any]]] = {}
+    problems: dict[str | None, list[dict[str, Any]]] = {}
     for item in error.errors():
-        problems.setdefault(str(item["loc"][0]) if item["loc"] else "options", []).append(item)
+        problems.setdefault(str(item["loc"][0]) if item["loc"] else None, []).append(item)
     lines = []
     for name, items in problems.items():
-        noun = NOUNS.get(name, name.replace("_", " "))
-        value = items[0].get("input")
-        if len(items) == 1 and items[0]["type"] == "literal_error":
-            lines.append(f"unknown {noun} {value!r}; choose from {items[0]['ctx']['expected']}")
-            continue
         ours = [item for item in items if item["type"] == "value_error"]  # a rule's own words, over a union's
-        reasons = [item["msg"].removeprefix("Value error, ") for item in ours or items]
-        lines.append(f"{noun} {value!r}: " + " or ".join(reason[:1].lower() + reason[1:] for reason in reasons))
+        reasons = " or ".join(_lower(item["msg"].removeprefix("Value error, ")) for item in ours or items)
+        if name is None:  # a rule over several options: its words say which
+            lines.append(reasons)
+        elif len(items) == 1 and items[0]["type"] == "literal_error":
+            noun = NOUNS.get(name, name.replace("_", " "))
+            lines.append(f"unknown {noun} {items[0]['input']!r}; choose from {items[0]['ctx']['expected']}")
+        else:
+            lines.append(f"{NOUNS.get(name, name.replace('_', ' '))} {items[0].get('input')!r}: {reasons}")
     return "; ".join(lines)
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]

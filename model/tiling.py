@@ -6,7 +6,7 @@ each has at least `overlap` pixels of real context on either side of the seam be
 middle of their overlap); the outputs are cross-faded with a sin^2 ramp `ramp` pixels wide
 centred on each seam, the two weights summing to 1. A tile's output is thus used no closer than
 `overlap - ramp / 2` pixels to its edge: at or beyond the network's receptive radius (119 px for
-DSLNet M7, measured in tests/test_engine.py) the tiled result equals the whole-frame one.
+DSLNet M7, measured in tests/model/test_engine.py) the tiled result equals the whole-frame one.
 Tile origins are even: DSLNet's stride-2 offset estimator needs the frame's sampling grid.
 """
 

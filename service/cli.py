@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hdrtv.model.options import one_line
+from pydantic import ValidationError
+
 from .commands import dataset, evaluate, jobs, keys, model, serve, training, video, worker
 
 
@@ -28,10 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # reads the HDRTV_* settings, the flags' defaults
+    except ValidationError as error:
+        print(f"hdrtv: error in the HDRTV_* settings: {one_line(error)}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         args.run(args)
+    except ValidationError as error:
+        print(f"hdrtv {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:
         print(f"hdrtv {args.command}: error: {error}", file=sys.stderr)
         return 2

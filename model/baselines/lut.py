@@ -4,7 +4,7 @@ colours, then applied to every pixel by trilinear interpolation.
 Why: the formulas cost dozens of element-wise passes per pixel (powers, matrices, branches) over
 large intermediates; one interpolated lookup is 1.1-1.8x faster than BT.2408's and 3-5x faster
 than BT.2446 Method A's on a CPU thread (1080p, 1 to 4 frames), at under a quarter of a 10-bit PQ
-code of error (`tests/test_baseline_lut.py` bounds it; the output is stored at 10 bits, so smaller
+code of error (`tests/model/test_baseline_lut.py` bounds it; the output is stored at 10 bits, so smaller
 errors cannot show).
 
 The grid nodes are uniform in sqrt(signal), i.e. at (k / (N - 1))^2: the formulas decode with a

@@ -24,13 +24,13 @@ def _worker(args: argparse.Namespace) -> None:
         from hdrtv.worker.control.celery_app import make_app, send
         from hdrtv.worker.control.job_store import JobStore
         from hdrtv.worker.control.task_names import CPU_QUEUE
-        from hdrtv.worker.jobs import task_metrics as metrics
+        from hdrtv.worker.jobs import task_metrics
         from hdrtv.worker.jobs.recovery import Sweeper
 
         app = make_app(settings)  # its tasks run with these settings
         queues = [queue.strip() for queue in args.queues.split(",")]
         if args.metrics_port is not None:
-            metrics.serve(args.metrics_port, args.metrics_host, app, queues)
+            task_metrics.serve(args.metrics_port, args.metrics_host, app, queues)
         if CPU_QUEUE in queues:  # re-enqueues the steps of workers that died
             Sweeper(JobStore.from_url(settings.redis_url), partial(send, app), settings).start()
         argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]

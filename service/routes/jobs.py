@@ -49,7 +49,7 @@ def submit_job(
 
 @router.get("/{job_id}", response_model=JobPublic)
 def get_job(job_id: str, tenant: CurrentTenant, services: AppServices) -> JobPublic:
-    """Status, progress, timings, error, HDR10 metadata and callback delivery of a job."""
+    """Status, progress, timings, error, the output format and its metadata and callback delivery of a job."""
     return JobPublic.from_job(tenant_job(services, tenant, job_id))
 
 

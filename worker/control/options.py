@@ -14,6 +14,7 @@ Torch-free: the API imports it.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -109,11 +110,15 @@ def options_for_job(settings: Settings, model: str, chosen: Mapping[str, Any]) -
 
 
 def markdown_table() -> str:
-    """The README's option table: flag, job option, environment variable, default, meaning."""
-    rows = ["| flag | job option | setting | default | |", "|---|---|---|---|---|"]
+    """The README's option table: flag (with its values, where few), job option, setting, default, meaning."""
+    rows = ["| flag | job option | setting | default | meaning |", "|---|---|---|---|---|"]
     for name, field in ConversionOptions.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        values = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is Literal else ()
+        if 1 < len(values) <= 4:
+            flag += " " + "\\|".join(values)
         job = f"`{name}`" if name in REQUEST_FIELDS else ""
         setting = f"`HDRTV_{name.upper()}`" if name in SETTINGS_FIELDS else ""
         default = "none" if field.default is None else str(field.default).lower()
-        rows.append(f"| `--{name.replace('_', '-')}` | {job} | {setting} | {default} | {field.description} |")
+        rows.append(f"| `{flag}` | {job} | {setting} | {default} | {field.description} |")
     return "\n".join(rows) + "\n"

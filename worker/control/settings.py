@@ -10,10 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .options import SETTINGS_FIELDS, fields_model
+from .options import SETTINGS_FIELDS, ConversionOptions, fields_model
 
 ConversionDefaults = fields_model("ConversionDefaults", SETTINGS_FIELDS, base=BaseSettings)
 """The conversion options' fields that settings give defaults for, as `options.py` declares them."""
@@ -52,6 +52,12 @@ class Settings(ConversionDefaults):
     )
     api_host: str = Field("127.0.0.1")
     api_port: int = Field(8000)
+
+    @model_validator(mode="after")
+    def _conversion_defaults_go_together(self) -> Settings:
+        """The defaults checked as one conversion's options (a p1..p7 preset needs hevc_nvenc)."""
+        ConversionOptions().updated(**{name: getattr(self, name) for name in SETTINGS_FIELDS})
+        return self
 
     def refuse_default_secrets(self) -> None:
         """ValueError in production while a secret is still its shipped default. Every process that

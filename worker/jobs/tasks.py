@@ -1,4 +1,4 @@
-"""The Celery tasks: thin wrappers that run the steps of `job_runner` with a context built once per
+"""The Celery tasks: thin wrappers that run the steps of `runner.py` with a context built once per
 worker process, on first use (after the fork: no connection or CUDA state crosses it; the model
 loads lazily inside the first chunk task), from the settings of the app that runs the task
 (`CeleryApp.settings`), never from the environment. They are shared tasks: they register on the
@@ -24,9 +24,7 @@ from ..control.celery_app import CeleryApp, send
 from ..control.job_store import JobStore
 from ..control.storage import ObjectStore, StorageUnavailable
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK, START_JOB
-from . import callbacks, recovery
-from . import runner as job_runner
-from . import task_metrics as metrics
+from . import callbacks, recovery, runner, task_metrics
 from .files import scratch_root, sweep
 from .runner import JobContext
 
@@ -40,7 +38,7 @@ def context(app: CeleryApp) -> JobContext:
     """The store connections and scratch folder of `app`'s tasks in this process, from its settings."""
     settings = app.settings
     objects = ObjectStore.from_settings(settings)
-    metrics.count_transfers(objects)
+    task_metrics.count_transfers(objects)
     store = JobStore.from_url(settings.redis_url)
     return JobContext(
         store=store,
@@ -76,27 +74,27 @@ class JobTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         code, message = failure(exc)
         try:
-            job_runner.fail_job(context(self.app), args[0], code, message)
+            runner.fail_job(context(self.app), args[0], code, message)
         except TRANSIENT:
             log.exception("job %s: could not record its failure", args[0])
 
 
-metrics.record_tasks(context)
+task_metrics.record_tasks(context)
 
 
 @shared_task(name=START_JOB, base=JobTask, bind=True)
 def start_job(self: JobTask, job_id: str) -> None:
-    job_runner.start_job(context(self.app), job_id)
+    runner.start_job(context(self.app), job_id)
 
 
 @shared_task(name=CONVERT_CHUNK, base=JobTask, bind=True)
 def convert_chunk(self: JobTask, job_id: str, index: int) -> None:
-    job_runner.convert_chunk(context(self.app), job_id, index)
+    runner.convert_chunk(context(self.app), job_id, index)
 
 
 @shared_task(name=ASSEMBLE_JOB, base=JobTask, bind=True)
 def assemble_job(self: JobTask, job_id: str) -> None:
-    job_runner.assemble_job(context(self.app), job_id)
+    runner.assemble_job(context(self.app), job_id)
 
 
 @shared_task(
@@ -111,6 +109,6 @@ def deliver_callback(self: Task, job_id: str) -> None:
     and `callbacks.RETRY_DELAYS_S` spaces them (about a day in all)."""
     ctx = context(self.app)
     outcome = callbacks.deliver(ctx.store, job_id, ctx.settings, time.time())
-    metrics.count_callback(outcome.state)
+    task_metrics.count_callback(outcome.state)
     if outcome.retry_in_s is not None:
         raise self.retry(countdown=outcome.retry_in_s)

@@ -1,5 +1,5 @@
 """HDR10 static metadata as a decoded frame carries it: FFmpeg's mastering display and content
-light level side data, turned into `hdr10_metadata`'s `MasteringDisplay` / `ContentLightLevel`.
+light level side data, turned into `formats.static_metadata`'s `MasteringDisplay` / `ContentLightLevel`.
 
 FFmpeg's decoders attach both to frames whether the bitstream (HEVC SEI, AV1 metadata OBU) or
 the container (Matroska, MP4 `mdcv`/`clli`) carried them. PyAV hands over the raw C structs:

@@ -64,7 +64,7 @@ def settings():
 
 
 def finished_job(store, url, status=JobStatus.FAILED):
-    """A finished job whose callback is scheduled, as `job_runner` leaves it."""
+    """A finished job whose callback is scheduled, as `jobs.runner` leaves it."""
     job = Job(tenant="acme", input_uri="s3://in/a.mp4", output_uri="s3://out/a.mkv", callback_url=url)
     job.metadata = {"title": "Episode 1"}
     store.create(job)

@@ -270,7 +270,7 @@ def test_nvenc_is_refused_in_one_line_where_it_cannot_run_and_presets_map_by_spe
             HevcChunkEncoder(tmp_path / "c.mp4", 64, 48, Fraction(1, 25), Fraction(25), encoder="hevc_nvenc")
         assert not (tmp_path / "c.mp4").exists()
     else:
-        pytest.skip("this machine has NVENC: tests/test_gpu.py encodes with it")
+        pytest.skip("this machine has NVENC: tests/model/test_gpu.py encodes with it")
 
 
 def test_p010_repacking_for_nvenc_is_lossless():
