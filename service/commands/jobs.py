@@ -13,7 +13,10 @@ import os
 import time
 from typing import Any
 
+from hdrtv.worker.control.options import JOB_FIELDS, REQUEST_FIELDS
 from hdrtv.worker.control.settings import get_settings
+
+from .option_flags import add_option_flags, chosen
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -42,13 +45,13 @@ def _show(data: Any) -> None:
 
 
 def _submit(args: argparse.Namespace) -> None:
-    options = {"crf": args.crf, "preset": args.preset, "max_nits": args.max_nits, "chunk_frames": args.chunk_frames}
-    options = {name: value for name, value in options.items() if value is not None}
+    options = chosen(args, REQUEST_FIELDS)
+    model = options.pop("model")
     body = {
         "input_uri": args.input_uri,
         "output_uri": args.output_uri,
-        "model": args.model,
-        "options": options | {"overwrite": args.overwrite},
+        "model": model,
+        "options": {name: value for name, value in options.items() if value is not None},
         "priority": args.priority,
         "callback_url": args.callback_url,
         "metadata": dict(item.split("=", 1) for item in args.metadata),
@@ -102,15 +105,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     jobs = commands.add_parser("jobs", help="submit and follow conversion jobs on an hdrtv server")
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    submit = actions.add_parser("submit", parents=[client], help="queue a job; prints it")
+    submit = actions.add_parser(
+        "submit", parents=[client], help="queue a job (options left out: the server's defaults); prints it"
+    )
     submit.add_argument("input_uri", help="SDR video, s3://bucket/key")
     submit.add_argument("output_uri", help="HDR10 .mkv or .mp4 to write, s3://bucket/key")
-    submit.add_argument("--model", default="bt2446a", choices=("dslnet", "bt2408", "bt2446a"))
-    submit.add_argument("--crf", type=float, help="x265 CRF (default: the server's)")
-    submit.add_argument("--preset", help="x265 preset (default: the server's)")
-    submit.add_argument("--max-nits", type=float, help="mastering display peak, cd/m2 (default: the server's)")
-    submit.add_argument("--chunk-frames", type=int, help="frames per chunk (default: the server's)")
-    submit.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    # The job's choices as the API takes them; options left out take the server's defaults.
+    add_option_flags(submit, REQUEST_FIELDS, settings, **dict.fromkeys(JOB_FIELDS))
     submit.add_argument("--priority", type=int, default=5, help="0..9, 9 the most urgent (default 5)")
     submit.add_argument("--callback-url", help="URL the server POSTs the finished job to")
     submit.add_argument("--metadata", type=_metadata_item, action="append", default=[], help="KEY=VALUE, repeatable")

@@ -14,7 +14,7 @@ from hdrtv.model.options import DEFAULT_CONVERTER
 from hdrtv.service.cli import build_parser
 from hdrtv.service.schemas import JobCreate, JobOptions
 from hdrtv.worker.control.job_record import Job
-from hdrtv.worker.control.options import JOB_FIELDS, ConversionOptions, markdown_table
+from hdrtv.worker.control.options import JOB_FIELDS, REQUEST_FIELDS, ConversionOptions, markdown_table
 from hdrtv.worker.control.settings import Settings
 from pydantic import ValidationError
 from servers import HDRTV
@@ -69,6 +69,23 @@ def test_the_api_offers_exactly_the_job_options():
     assert all(getattr(JobOptions(), name) is None for name in JOB_FIELDS)  # filled from the settings
     with pytest.raises(ValidationError):
         JobOptions(tile_size=128)  # the worker's choice, not the job's
+
+
+def test_the_jobs_client_offers_what_the_api_takes():
+    jobs = next(a for a in _subcommand("jobs")._actions if isinstance(a, argparse._SubParsersAction))
+    submit = jobs.choices["submit"]
+    flags = {action.dest: action.default for action in submit._actions if action.option_strings}
+    assert set(REQUEST_FIELDS) <= set(flags)
+    assert set(flags) - set(REQUEST_FIELDS) == {
+        "help",
+        "server",
+        "key",
+        "priority",
+        "callback_url",
+        "metadata",
+        "idempotency_key",
+    }
+    assert all(flags[name] is None for name in JOB_FIELDS)  # left out: the server's defaults
 
 
 def test_every_default_converter_is_the_same():
