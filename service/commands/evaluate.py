@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMULAS = ("bt2408", "bt2446a")
+from hdrtv.model.options import CONVERTER_NAMES
+
+FORMULAS = tuple(name for name in CONVERTER_NAMES if name != "dslnet")
 
 
 def _models(specs: list[str] | None, device: str) -> dict:

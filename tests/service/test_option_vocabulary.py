@@ -54,7 +54,6 @@ def test_convert_refuses_what_the_options_refuse(capsys):
         ("chunk_frames", 8, 4),
         ("max_nits", 4000, 0),
         ("preset", "slow", "fastest"),
-        ("format", "hdr10", "hdr11"),
     ],
 )
 def test_the_api_takes_the_job_options_with_their_declared_limits(name, good, bad):

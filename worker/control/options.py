@@ -44,7 +44,7 @@ NVENC_PRESETS = ("p1", "p2", "p3", "p4", "p5", "p6", "p7")  # NVENC also takes x
 OUTPUT_FORMATS = ("hdr10",)  # what `hdrtv.worker.formats.FORMATS` writes (a test ties the two)
 OUTPUT_SUFFIXES = (".mkv", ".mp4")  # the containers `media/assemble.py` writes
 
-JOB_FIELDS = ("chunk_frames", "crf", "preset", "max_nits", "format")
+JOB_FIELDS = ("chunk_frames", "crf", "preset", "max_nits")
 REQUEST_FIELDS = ("model", *JOB_FIELDS, "overwrite")
 """What an API request chooses: `model` at its top level, the others under `options`."""
 WORKER_FIELDS = ("device", "precision", "batch_size", "tile_size", "compile", "encoder")

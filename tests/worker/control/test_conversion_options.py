@@ -34,6 +34,7 @@ def test_settings_declare_the_conversion_defaults_as_the_options_do():
         "model",
         "weights",
         "variant",
+        "format",
         "force",
         "overwrite",
     }
