@@ -30,7 +30,7 @@ from .baselines.lut import Lut3d
 from .engine import InferenceEngine
 from .frame_stream import as_unit_float, window_batches
 from .network import VARIANTS, DSLNet, load_checkpoint, read_checkpoint_config
-from .options import ModelOptions
+from .options import LIBRARY_DEFAULTS, ModelOptions
 from .precision import Precision, autocast, resolve_device, resolve_options
 from .windows import window_plan
 
@@ -48,7 +48,7 @@ class Converter:
     """
 
     def __init__(
-        self, name: str, model: DSLNet | Callable[[Tensor], Tensor], options: ModelOptions = ModelOptions()
+        self, name: str, model: DSLNet | Callable[[Tensor], Tensor], options: ModelOptions = LIBRARY_DEFAULTS
     ) -> None:
         self.name = name
         self.options = resolve_options(options)
@@ -102,10 +102,11 @@ def _cached_model(path: Path, modified_ns: int, device: torch.device) -> DSLNet:
 
 
 def load_converter(
-    name: str | None = None, options: ModelOptions = ModelOptions(), *, exact: bool = False, **choices: Any
+    name: str | None = None, options: ModelOptions = LIBRARY_DEFAULTS, *, exact: bool = False, **choices: Any
 ) -> Converter:
-    """The converter `name` (default: the one `options` name), with `choices` setting options
-    over `options`: `load_converter("dslnet", weights="m.pt", batch_size=2)`, `load_converter(options=o)`.
+    """The converter `name` (default: the one `options` name), with `choices` setting options over
+    `options` (default `LIBRARY_DEFAULTS`: DSLNet on the CPU in fp32, whole frames), e.g.
+    `load_converter("dslnet", weights="m.pt", batch_size=2)` or `load_converter(options=chosen)`.
 
     "dslnet": weights from `save_checkpoint`, None for the shipped `DEFAULT_WEIGHTS`; variant: a
     rung or variant name that the checkpoint must match. "bt2408" and "bt2446a" are formulas (those
@@ -120,8 +121,9 @@ def load_converter(
         if name in LUT_BASELINES and not exact:
             formula = _cached_lut(name, resolve_device(options.device))
         return Converter(name, formula, options)
-    model = _cached_model(*_checkpoint_version(options), resolve_device(options.device))
-    _check_variant(model.config, options)
+    path, version = _checkpoint_version(options)
+    model = _cached_model(path, version, resolve_device(options.device))
+    _check_variant(model.config, options.variant, path)
     return Converter("dslnet", model, options)
 
 
@@ -130,8 +132,9 @@ def converter_radius(options: ModelOptions) -> int:
     checkpoint's radius for DSLNet (read from its config; the same errors as `load_converter`)."""
     if options.model in BASELINES:
         return 0
-    config = read_checkpoint_config(_checkpoint_version(options)[0])
-    _check_variant(config, options)
+    path, _ = _checkpoint_version(options)
+    config = read_checkpoint_config(path)
+    _check_variant(config, options.variant, path)
     return config["radius"]
 
 
@@ -145,12 +148,11 @@ def _checkpoint_version(options: ModelOptions) -> tuple[Path, int]:
     return path, path.stat().st_mtime_ns
 
 
-def _check_variant(config: dict[str, Any], options: ModelOptions) -> None:
-    """ValueError unless the checkpoint's `config` is the rung or variant the options name (if any)."""
-    variant = options.variant
+def _check_variant(config: dict[str, Any], variant: str | None, path: Path) -> None:
+    """ValueError unless the checkpoint's `config` is `variant` (a rung or variant name), if given."""
     if variant is None:
         return
     if variant not in VARIANTS:
         raise ValueError(f"unknown DSLNet variant {variant!r}; choose from {', '.join(VARIANTS)}")
     if any(config[key] != value for key, value in VARIANTS[variant].items()):
-        raise ValueError(f"weights {options.weights or DEFAULT_WEIGHTS} are not a DSLNet {variant}")
+        raise ValueError(f"weights {path} are not a DSLNet {variant}")

@@ -57,7 +57,7 @@ from torch import Tensor
 from .device_memory import LiveTensorBytes, free_bytes
 from .frame_stream import FrameStream, window_batches
 from .network import DSLNet, FrameContext
-from .options import TILE_OVERLAP, TILE_RAMP, ModelOptions
+from .options import LIBRARY_DEFAULTS, TILE_OVERLAP, TILE_RAMP, ModelOptions
 from .precision import Precision, autocast, resolve_options
 from .tiling import Tile, TileLayout, auto_tile_size, frame_tiles
 
@@ -80,7 +80,7 @@ def prepare_model(model: DSLNet, device: torch.device) -> DSLNet:
 class InferenceEngine:
     """Runs one DSLNet on one device over streams of windows.
 
-    options (`ModelOptions`; `choices` set fields over them): device, precision, batch size,
+    options (`ModelOptions`, default `LIBRARY_DEFAULTS`; `choices` set fields over them): device, precision, batch size,
     tile_size (side of the square tiles the local part runs on, None for whole frames, "auto" for
     the largest that fits the device's free memory: GPU memory, or the host's available memory on
     the CPU; chosen once per frame size, so chunks of one video tile alike) and compile
@@ -93,7 +93,7 @@ class InferenceEngine:
     def __init__(
         self,
         model: DSLNet,
-        options: ModelOptions = ModelOptions(),
+        options: ModelOptions = LIBRARY_DEFAULTS,
         *,
         tile_overlap: int = TILE_OVERLAP,
         tile_ramp: int = TILE_RAMP,

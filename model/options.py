@@ -13,7 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+)
 
 CONVERTER_NAMES = ("dslnet", "bt2408", "bt2446a")
 """Every converter `load_converter` knows (tests/model/test_model_options.py ties it to `converter.CONVERTERS`)."""
@@ -57,7 +66,9 @@ class ModelOptions(BaseModel):
     model: Literal[CONVERTER_NAMES] = Field(DEFAULT_CONVERTER, description="converter: DSLNet or a formula")
     weights: Path | None = Field(None, description="DSLNet checkpoint (default: the shipped weights)")
     variant: str | None = Field(None, description="DSLNet rung or variant the checkpoint must be, e.g. M7")
-    device: str = Field("auto", description="cpu, cuda, cuda:N or auto (CUDA when present)")
+    device: Annotated[str, BeforeValidator(str)] = Field(  # a torch.device too
+        "auto", description="cpu, cuda, cuda:N or auto (CUDA when present)"
+    )
     precision: Literal[PRECISIONS] = Field("auto", description="auto: bf16 on CUDA, fp32 on the CPU")
     batch_size: PositiveInt | Literal["auto"] = Field(
         "auto", description="windows per forward pass; auto: 1 on the CPU, 2 on CUDA"
@@ -78,6 +89,12 @@ class ModelOptions(BaseModel):
             raise ValueError(one_line(error)) from None
 
 
+LIBRARY_DEFAULTS = ModelOptions(model="dslnet", device="cpu", precision="fp32", batch_size=4, tile_size=None)
+"""What the Python API (`load_converter`, `Converter`, `InferenceEngine`) runs with unless told
+otherwise: DSLNet on the CPU in fp32 on whole frames, the same numbers on any machine (evaluation
+and tests rely on it). The command line, the settings and jobs default to the fields' own values
+("auto": the machine's best)."""
+
 NOUNS = {"model": "converter"}
 """What an option's value is called in messages where it is not the option's name."""
 
@@ -96,7 +113,8 @@ def one_line(error: ValidationError) -> str:
             lines.append(reasons)
         elif len(items) == 1 and items[0]["type"] == "literal_error":
             noun = NOUNS.get(name, name.replace("_", " "))
-            lines.append(f"unknown {noun} {items[0]['input']!r}; choose from {items[0]['ctx']['expected']}")
+            choices = items[0]["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+            lines.append(f"unknown {noun} {items[0]['input']!r}; choose from {choices}")
         else:
             lines.append(f"{NOUNS.get(name, name.replace('_', ' '))} {items[0].get('input')!r}: {reasons}")
     return "; ".join(lines)

@@ -24,8 +24,7 @@ from hdrtv.worker.control.task_names import START_JOB
 
 from .api_keys import ApiKeys
 from .api_metrics import ApiMetrics, MetricsMiddleware
-from .routes import batches, health, jobs
-from .routes import prometheus as metrics
+from .routes import batches, health, jobs, prometheus
 from .services import Services
 from .submission import SubmissionLimits
 
@@ -78,7 +77,7 @@ def create_app(
     )
     app.state.services = services
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
-    for module in (health, metrics, jobs, batches):
+    for module in (health, prometheus, jobs, batches):
         app.include_router(module.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(StorageUnavailable, _unavailable("object store"))

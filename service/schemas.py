@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from hdrtv.model.options import DEFAULT_CONVERTER
 from hdrtv.worker.control.job_record import Job, JobPhase, JobStatus
-from hdrtv.worker.control.options import JOB_FIELDS, ConversionOptions, fields_model
+from hdrtv.worker.control.options import JOB_FIELDS, X265_PRESETS, ConversionOptions, fields_model
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 Metadata = dict[str, str]
@@ -21,6 +21,10 @@ class JobOptions(fields_model("JobOptionFields", JOB_FIELDS + ("overwrite",), op
     out take the service's configured defaults; `overwrite` concerns the submission's checks."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Narrower than the option: a job names an x265 preset, which every worker's encoder takes
+    # (NVENC maps it); NVENC's own p1..p7 are for `hdrtv convert` on a machine known to have NVENC.
+    preset: Literal[X265_PRESETS] | None = Field(None, description=ConversionOptions.model_fields["preset"].description)
 
 
 class JobSettings(BaseModel):

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, status
 from hdrtv.worker.control.errors import InputError
-from hdrtv.worker.control.options import OUTPUT_SUFFIXES
+from hdrtv.worker.control.options import output_suffix
 from hdrtv.worker.control.storage import ObjectNotFound, ObjectStore
 
 from .schemas import JobCreate
@@ -56,8 +56,7 @@ def check_uris(store: ObjectStore, input_uri: str, output_uri: str) -> None:
     """Scheme, bucket and output container; InputError naming the URI at fault."""
     for uri in (input_uri, output_uri):
         store.check_bucket_allowed(store.parse(uri))
-    if suffix(output_uri) not in OUTPUT_SUFFIXES:
-        raise InputError(f"{output_uri}: the output must be .mkv or .mp4")
+    output_suffix(output_uri)
     if input_uri == output_uri:
         raise InputError(f"{output_uri}: the output would overwrite the input")
 

@@ -20,7 +20,7 @@ from hdrtv.model.windows import window_plan
 from torch import Tensor
 
 from .control.errors import InputError
-from .control.options import OUTPUT_SUFFIXES, ConversionOptions
+from .control.options import ConversionOptions, output_suffix
 from .formats import output_format
 from .formats.static_metadata import ContentLightLevel, MasteringDisplay
 from .media.assemble import assemble
@@ -45,8 +45,7 @@ class ConvertSummary:
 
 def check_output(output: Path, overwrite: bool, source: Path | None = None) -> None:
     """Refuse, before any work, an output we could not or must not write."""
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(f"{output}: the output must be .mkv or .mp4")
+    output_suffix(str(output))
     if source is not None and output.exists() and output.resolve() == source.resolve():
         raise InputError(f"{output}: the output would overwrite the input")
     if output.exists() and not overwrite:

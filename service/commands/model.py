@@ -8,14 +8,15 @@ import sys
 import warnings
 from pathlib import Path
 
+from hdrtv.model.network import DEFAULT_VARIANT
 from hdrtv.worker.control.options import ConversionOptions
 from hdrtv.worker.control.settings import get_settings
 
 from .option_flags import add_option_flags, chosen
 
 ONNX_TOLERANCE = 1e-4
-BENCH_FLAGS = ("model", "weights", "variant", "device", "precision", "batch_size", "tile_size", "preset", "encoder")
-"""What a bench times, chosen as for a conversion (DSLNet by default; a variant alone: untrained)."""
+BENCH_FLAGS = ("model", "device", "precision", "batch_size", "tile_size", "preset", "encoder")
+"""What a bench times, chosen as for a conversion (DSLNet by default); its weights are its own flags."""
 
 
 def _model_info(args: argparse.Namespace) -> None:
@@ -69,9 +70,16 @@ def _bench(args: argparse.Namespace) -> None:
 
     if args.frames < 3:  # two shots; and x265 chunks of 2 frames can fail to mux (FFmpeg "not yet implemented")
         raise ValueError(f"--frames must be at least 3, got {args.frames}")
-    options = ConversionOptions(model="dslnet").updated(**chosen(args, BENCH_FLAGS))
+    options = ConversionOptions(model="dslnet").updated(**chosen(args, BENCH_FLAGS), weights=args.weights)
     result = run_benchmarks(
-        args.size or SIZES, args.frames, options, args.upload_uri, args.peak_tflops, args.compile_rung, args.ladder
+        args.size or SIZES,
+        args.frames,
+        options,
+        args.variant,
+        args.upload_uri,
+        args.peak_tflops,
+        args.compile_rung,
+        args.ladder,
     )
     markdown = format_markdown(result)
     print(markdown, end="")
@@ -93,6 +101,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--frames", type=int, default=10, help="frames to time per stage (at least 3)")
     add_option_flags(bench, BENCH_FLAGS, get_settings(), model="dslnet")
+    bench.add_argument("--weights", type=Path, default=None, help="DSLNet checkpoint (default: untrained)")
+    bench.add_argument("--variant", default=DEFAULT_VARIANT, help="DSLNet rung/variant when no --weights")
     bench.add_argument(
         "--upload-uri",
         default=None,

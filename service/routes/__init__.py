@@ -1,1 +1,1 @@
-"""The API routers, one per resource, and what they share."""
+"""The API routers, one per resource (what they share: `service/services.py`)."""

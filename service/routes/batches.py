@@ -15,11 +15,12 @@ from pathlib import PurePosixPath
 
 from fastapi import APIRouter, HTTPException, status
 from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.options import OUTPUT_SUFFIXES
 
 from ..auth import CurrentTenant
 from ..schemas import BatchCreate, BatchJobsCreate, BatchPrefixCreate, BatchPublic, JobCreate, JobSettings
 from ..services import AppServices, Services, well_formed_id
-from ..submission import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, suffix
+from ..submission import VIDEO_SUFFIXES, suffix
 from .intake import IDEMPOTENCY_TTL_S, Intake, body_hash, check_capacity, commit, prepare
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])

@@ -64,10 +64,10 @@ def test_engine_equals_the_network_and_runs_condition_net_once_per_frame(variant
     seen = []
     if naive_calls:
         model.stfm.condition.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
-    reused = _run(InferenceEngine(model, batch_size=3, tile_size=None), frames, windows)
+    reused = _run(InferenceEngine(model, batch_size=3), frames, windows)
     assert sum(seen) == (7 if naive_calls else 0)  # each of the 7 frames once
     seen.clear()
-    naive = _run(InferenceEngine(model, batch_size=3, tile_size=None, reuse=False), frames, windows)
+    naive = _run(InferenceEngine(model, batch_size=3, reuse=False), frames, windows)
     assert sum(seen) == naive_calls  # TFM: all 5 frames of each window; CFM alone: the centre
     direct = _direct(model, frames, windows)
     torch.testing.assert_close(reused, direct, rtol=0, atol=1e-5)

@@ -30,7 +30,7 @@ def frames():
 
 
 def test_cuda_fp32_matches_cpu(weights, frames):
-    cpu = load_converter("dslnet", weights=weights, device="cpu").convert(frames)
+    cpu = load_converter("dslnet", weights=weights).convert(frames)
     gpu = load_converter("dslnet", weights=weights, device="cuda").convert(frames)
     # cuDNN may run fp32 convolutions as TF32 (10-bit mantissa): close, not bit-equal.
     assert psnr(gpu, cpu).min() >= 50

@@ -35,7 +35,7 @@ def test_options_and_tiles_accept_the_same_tile_sizes(size):
 @pytest.mark.parametrize(
     "choices, message",
     [
-        ({"model": "hdrnet"}, "unknown converter 'hdrnet'; choose from 'dslnet', 'bt2408' or 'bt2446a'"),
+        ({"model": "hdrnet"}, "unknown converter 'hdrnet'; choose from dslnet, bt2408, bt2446a"),
         ({"tile_size": 64}, "tile size 64: need an even tile size > 2 * overlap"),
         ({"batch_size": 0}, "batch size 0: input should be greater than 0"),
     ],

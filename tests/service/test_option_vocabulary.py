@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from hdrtv.service.cli import build_parser
 from hdrtv.service.schemas import JobCreate, JobOptions
 from hdrtv.worker.control.job_record import Job
 from hdrtv.worker.control.options import JOB_FIELDS, REQUEST_FIELDS, ConversionOptions, markdown_table
-from hdrtv.worker.control.settings import Settings
+from hdrtv.worker.control.settings import Settings, get_settings
 from pydantic import ValidationError
 from servers import HDRTV
 
@@ -27,8 +28,16 @@ def _subcommand(name: str) -> argparse.ArgumentParser:
     return commands.choices[name]
 
 
-def test_convert_has_a_flag_for_every_option_with_the_settings_default(monkeypatch):
+@pytest.fixture
+def crf_21(monkeypatch) -> Iterator[None]:
+    """HDRTV_CRF=21 in this process's settings (`get_settings` caches them)."""
     monkeypatch.setenv("HDRTV_CRF", "21")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_convert_has_a_flag_for_every_option_with_the_settings_default(crf_21):
     convert = _subcommand("convert")
     flags = {action.dest: action for action in convert._actions if action.option_strings}
     assert set(ConversionOptions.model_fields) == set(flags) - {"help", "quiet"}

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from hdrtv.model import Converter, build_dslnet, load_checkpoint
 from hdrtv.model.baselines import BASELINES
-from hdrtv.model.converter import DEFAULT_WEIGHTS
+from hdrtv.model.network import DEFAULT_VARIANT
 from hdrtv.model.precision import resolve_options
 from hdrtv.model.windows import window_plan
 
@@ -50,6 +50,7 @@ def run_benchmarks(
     sizes: list[tuple[int, int]] | tuple[tuple[int, int], ...] = SIZES,
     frames: int = 10,
     options: ConversionOptions = ConversionOptions(model="dslnet"),
+    variant: str = DEFAULT_VARIANT,
     upload_uri: str | None = None,
     peak_tflops: float | None = None,
     compile_rung: bool = True,
@@ -58,16 +59,16 @@ def run_benchmarks(
     """Every size's measurements under the machine and software they ran on; JSON-ready.
 
     options: the converter and encoder timed, as a conversion takes them ("auto" precision is the
-    product's: bf16 on CUDA, fp32 on the CPU); DSLNet runs the shipped weights unless weights are
-    given, or a variant alone, which runs that rung untrained. compile_rung=False leaves the
+    product's: bf16 on CUDA, fp32 on the CPU); DSLNet runs `options.weights`, or without them an
+    untrained network of `variant`. compile_rung=False leaves the
     torch.compile rung out of the ladder; ladder=False times DSLNet only as the product runs it
     (for sizes where the plain fp32 NCHW rung would take too long, e.g. 2160p on a CPU)."""
     options = resolve_options(options)
     network, label = None, options.model
     if options.model == "dslnet":
-        weights = options.weights or (DEFAULT_WEIGHTS if options.variant is None else None)
-        network = load_checkpoint(weights) if weights is not None else build_dslnet(options.variant)
-        label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {options.variant} (untrained)"
+        weights = options.weights
+        network = load_checkpoint(weights) if weights is not None else build_dslnet(variant)
+        label = f"DSLNet {weights.name}" if weights is not None else f"DSLNet {variant} (untrained)"
     runs = [
         _run_size(w, h, frames, options, label, network, upload_uri, peak_tflops, compile_rung, ladder)
         for w, h in sizes

@@ -85,10 +85,12 @@ class Job:
 
     @classmethod
     def from_redis(cls, stored: dict[str | bytes, str | bytes]) -> Job:
-        """The job a Redis hash holds; fields this version does not know are ignored."""
-        known = FIELD_NAMES
+        """The job a Redis hash holds; fields this version does not know are ignored (a record of
+        an HDR10 output from before output formats reads as one of format hdr10)."""
         values = {_text(k): json.loads(v) for k, v in stored.items()}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        if values.get("output_hdr10") is not None and "output_format" not in values:
+            values |= {"output_format": "hdr10", "output_metadata": values["output_hdr10"]}
+        return cls(**{k: v for k, v in values.items() if k in FIELD_NAMES})
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ the command line builds its flags from them (service/commands/option_flags.py), 
 `JobOptions` is the declared subset `JOB_FIELDS`, the README's option table is checked against
 `markdown_table()`. Who chooses what:
 - `JOB_FIELDS`: a job's own choices (API requests), defaults from the settings, filled in once at
-  submission (`job_options`) so the job record says what ran;
+  submission (`job_options`) so the job record says what ran (a worker fills in what an older
+  record lacks the same way);
 - `WORKER_FIELDS`: the worker's machine (device, precision, batching, tiles, compile, encoder);
 - the command line chooses every field for one run.
 Torch-free: the API imports it.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from hdrtv.model.options import ModelOptions
@@ -73,6 +75,15 @@ class ConversionOptions(ModelOptions):
         if self.preset in NVENC_PRESETS and self.encoder != "hevc_nvenc":
             raise ValueError(f"preset {self.preset} is for hevc_nvenc; {self.encoder} takes {', '.join(X265_PRESETS)}")
         return self
+
+
+def output_suffix(name: str) -> str:
+    """The container suffix of an output's path, URI or key (lower case); InputError naming
+    `name` unless it is one we write."""
+    suffix = PurePosixPath(name.rstrip("/")).suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{name}: the output must be {' or '.join(OUTPUT_SUFFIXES)}")
+    return suffix
 
 
 def fields_model(

@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..media.hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY
 from .mp4_boxes import box
 from .output_format import Colour, OutputFormat
-from .static_metadata import ContentLightLevel, MasteringDisplay
+from .static_metadata import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, ContentLightLevel, MasteringDisplay
 
 if TYPE_CHECKING:
     from ..media.probe import VideoInfo

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 Chromaticity = tuple[float, float]
 
+MASTERING_DISPLAY = 137  # the SEI payloadType of `MasteringDisplay.payload()`
+CONTENT_LIGHT_LEVEL = 144  # the SEI payloadType of `ContentLightLevel.payload()`
+
 # H.265 D.3.28: chromaticities in steps of 0.00002, luminance in steps of 0.0001 cd/m2.
 _XY_UNITS = 50000
 _LUMINANCE_UNITS = 10000

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hdrtv.model import Converter, load_converter
@@ -27,7 +27,7 @@ from hdrtv.model.converter import converter_radius
 from ..control.errors import InputError
 from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
-from ..control.options import OUTPUT_SUFFIXES, ConversionOptions, options_for_job
+from ..control.options import ConversionOptions, options_for_job, output_suffix
 from ..control.settings import Settings
 from ..control.storage import ObjectStore
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
@@ -253,11 +253,5 @@ def _model_call(options: ConversionOptions, call: Callable[[ConversionOptions], 
 
 
 def _output_suffix(ctx: JobContext, job: Job) -> str:
-    suffix = _suffix(ctx.objects.parse(job.output_uri).key)
-    if suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"{job.output_uri}: the output must be .mkv or .mp4")
-    return suffix
-
-
-def _suffix(key: str) -> str:
-    return PurePosixPath(key).suffix.lower()
+    ctx.objects.parse(job.output_uri)  # a well-formed URI first
+    return output_suffix(job.output_uri)

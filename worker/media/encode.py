@@ -42,7 +42,7 @@ from ..formats.static_metadata import MasteringDisplay
 from .hevc_sei import add_prefix_sei, join_annex_b, split_annex_b
 from .light_level import LightLevelMeter
 
-_NVENC_PRESETS = {
+_NVENC_PRESETS = {  # x265's presets (`options.X265_PRESETS`, a test ties them) -> NVENC's of the same speed
     "ultrafast": "p1",
     "superfast": "p1",
     "veryfast": "p2",

@@ -23,8 +23,6 @@ from collections.abc import Mapping
 
 PREFIX_SEI = 39
 SUFFIX_SEI = 40
-MASTERING_DISPLAY = 137
-CONTENT_LIGHT_LEVEL = 144
 
 _EMULATED = re.compile(b"\x00\x00\x03")
 _NEEDS_ESCAPE = re.compile(b"\x00\x00(?=[\x00-\x03])")

@@ -8,10 +8,12 @@ import pytest
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.options import (
     JOB_FIELDS,
+    NVENC_PRESETS,
     OUTPUT_FORMATS,
     OUTPUT_SUFFIXES,
     SETTINGS_FIELDS,
     WORKER_FIELDS,
+    X265_PRESETS,
     ConversionOptions,
     job_options,
     options_for_job,
@@ -19,6 +21,7 @@ from hdrtv.worker.control.options import (
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.formats import FORMATS
 from hdrtv.worker.media.assemble import MUXERS
+from hdrtv.worker.media.encode import nvenc_preset
 from pydantic import ValidationError
 
 
@@ -81,6 +84,11 @@ def test_nvenc_presets_need_the_nvenc_encoder():
     assert ConversionOptions(encoder="hevc_nvenc", preset="p5").preset == "p5"
     with pytest.raises(ValueError, match="preset p5 is for hevc_nvenc"):
         ConversionOptions().updated(preset="p5")
+
+
+def test_nvenc_takes_every_preset_the_options_offer():
+    assert {nvenc_preset(name) for name in X265_PRESETS} <= set(NVENC_PRESETS)
+    assert [nvenc_preset(name) for name in NVENC_PRESETS] == list(NVENC_PRESETS)
 
 
 def test_the_formats_and_containers_named_are_the_ones_written():

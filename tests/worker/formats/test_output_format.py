@@ -14,13 +14,16 @@ from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.formats import FORMATS, output_format
 from hdrtv.worker.formats.hdr10 import HDR10
 from hdrtv.worker.formats.output_format import OutputFormat
-from hdrtv.worker.formats.static_metadata import ContentLightLevel, MasteringDisplay
+from hdrtv.worker.formats.static_metadata import (
+    CONTENT_LIGHT_LEVEL,
+    MASTERING_DISPLAY,
+    ContentLightLevel,
+    MasteringDisplay,
+)
 from hdrtv.worker.media.assemble import assemble
 from hdrtv.worker.media.colour_tags import MATRIX, PRIMARIES, RANGE, TRANSFER, tag_name
 from hdrtv.worker.media.encode import HevcChunkEncoder
 from hdrtv.worker.media.hevc_sei import (
-    CONTENT_LIGHT_LEVEL,
-    MASTERING_DISPLAY,
     PREFIX_SEI,
     nal_type,
     parse_sei,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 from hdrtv.worker.control.errors import InputError
-from hdrtv.worker.formats.static_metadata import MasteringDisplay
+from hdrtv.worker.formats.static_metadata import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, MasteringDisplay
 from hdrtv.worker.media.assemble import assemble, decode_timestamps
 from hdrtv.worker.media.encode import HevcChunkEncoder, chroma_420, to_yuv420p10
-from hdrtv.worker.media.hevc_sei import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY, nal_type, sei_payloads, split_nal_units
+from hdrtv.worker.media.hevc_sei import nal_type, sei_payloads, split_nal_units
 from hdrtv.worker.media.light_level import LightLevelMeter
 from video_factory import write_clip
 

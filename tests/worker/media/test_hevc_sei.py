@@ -8,9 +8,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from hdrtv.worker.formats.static_metadata import CONTENT_LIGHT_LEVEL, MASTERING_DISPLAY
 from hdrtv.worker.media.hevc_sei import (
-    CONTENT_LIGHT_LEVEL,
-    MASTERING_DISPLAY,
     add_prefix_sei,
     build_sei,
     escape,
