@@ -32,10 +32,15 @@ class ApiKeys:
     def _key(self, key: str) -> str:
         return f"{self.prefix}:api_key:{hash_key(key)}"
 
-    def create(self, tenant: str) -> str:
-        """A new key for `tenant`; only its hash is stored, so this is the one time it can be read."""
+    @staticmethod
+    def check_tenant(tenant: str) -> None:
+        """ValueError unless `tenant` is a usable name (it becomes part of Redis keys)."""
         if not tenant or not tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"tenant must be letters, digits, '-' or '_', got {tenant!r}")
+
+    def create(self, tenant: str) -> str:
+        """A new key for `tenant`; only its hash is stored, so this is the one time it can be read."""
+        self.check_tenant(tenant)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         self.redis.set(self._key(key), tenant)
         return key

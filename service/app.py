@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from hdrtv.worker.control.celery_app import make_app, send
 from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.grants import Grants, NotGranted
 from hdrtv.worker.control.job_record import Job
 from hdrtv.worker.control.job_store import JobStore
 from hdrtv.worker.control.settings import Settings, get_settings
@@ -53,12 +54,14 @@ def create_app(
     settings.refuse_default_secrets()
     timeout = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, **timeout)
+    job_store = JobStore(client)
     services = Services(
         settings=settings,
         redis=client,
-        jobs=JobStore(client),
+        jobs=job_store,
         objects=objects or ObjectStore.from_settings(settings),
         keys=ApiKeys(client),
+        grants=Grants(client, job_store.prefix),
         enqueue=enqueue or celery_enqueue(settings),
         limits=limits or SubmissionLimits(),
         metrics=ApiMetrics(),
@@ -79,6 +82,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     for module in (health, prometheus, jobs, batches):
         app.include_router(module.router)
+    app.add_exception_handler(NotGranted, _not_granted)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(StorageUnavailable, _unavailable("object store"))
     app.add_exception_handler(redis.ConnectionError, _unavailable("job store"))
@@ -89,6 +93,11 @@ def create_app(
 async def _input_error(request: Request, error: Exception) -> JSONResponse:
     """What the caller got wrong, as one line naming the problem."""
     return JSONResponse({"detail": str(error)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _not_granted(request: Request, error: Exception) -> JSONResponse:
+    """A URI outside the tenant's storage grants: 403, decided before the store is asked anything."""
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_403_FORBIDDEN)
 
 
 def _unavailable(what: str) -> Callable:

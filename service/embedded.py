@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from hdrtv.worker.control.grants import EVERY_BUCKET, MODES, Grants
 from hdrtv.worker.control.settings import Settings
 
 TENANT = "local"
@@ -73,7 +74,11 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
 
     settings = local_settings(start_store(), data_dir.resolve())
     api = create_app(settings)  # refuses default secrets in production
-    key = ApiKeys(redis.Redis.from_url(settings.redis_url, decode_responses=True)).create(TENANT)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    key = ApiKeys(client).create(TENANT)
+    for mode in MODES:  # one local user: every file it can reach, and any bucket
+        for prefix in ("file:///", EVERY_BUCKET):
+            Grants(client).grant(TENANT, mode, prefix)
     config = uvicorn.Config(api, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hdrtv-api", daemon=True)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import redis
 from fastapi import Depends, Request
+from hdrtv.worker.control.grants import Grants
 from hdrtv.worker.control.job_record import Job
 from hdrtv.worker.control.job_store import JobStore
 from hdrtv.worker.control.settings import Settings
@@ -35,6 +36,7 @@ class Services:
     jobs: JobStore
     objects: ObjectStore
     keys: ApiKeys
+    grants: Grants
     enqueue: Callable[[Job], None]  # queues the job's first task
     limits: SubmissionLimits
     metrics: ApiMetrics

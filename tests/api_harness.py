@@ -23,6 +23,7 @@ from hdrtv.service.services import Services
 from hdrtv.service.submission import SubmissionLimits
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.task_names import CPU_QUEUE
+from servers import grant_every_bucket
 from video_factory import write_clip
 
 # kombu's Redis transport keeps priority p of queue q in the list q + SEP + p (q alone for 0).
@@ -56,7 +57,9 @@ class ApiHarness:
 
     def auth(self, name: str = "acme") -> dict[str, str]:
         """Headers with a new API key of the tenant `name`."""
-        return {"Authorization": f"Bearer {self.services.keys.create(self.tenant(name))}"}
+        tenant = self.tenant(name)
+        grant_every_bucket(self.services.redis, tenant, self.services.jobs.prefix)
+        return {"Authorization": f"Bearer {self.services.keys.create(tenant)}"}
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import redis
+from hdrtv.worker.control.grants import EVERY_BUCKET, MODES, Grants
+
 # Dummy credentials, and no shared config files or profile: tests never reach a real account.
 # The `hdrtv` command of this interpreter's environment.
 HDRTV = str(Path(sys.executable).with_name("hdrtv"))
@@ -150,7 +153,7 @@ def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Ite
             **settings,
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        create = [HDRTV, "keys", "create", tenant]
+        create = [HDRTV, "keys", "create", tenant, "--read", "s3://", "--write", "s3://"]
         key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
         api = f"http://127.0.0.1:{free_port()}"
         serve = [HDRTV, "serve", "--port", api.rsplit(":", 1)[1], "--log-level", "warning"]
@@ -184,3 +187,10 @@ def hdrtv_worker(
         argv += ["--metrics-port", str(metrics_port)]
     log = directory / f"{name}.log"
     return running(argv, ready=lambda: log.exists() and " ready." in log.read_text(), log=log, env=env, timeout_s=60)
+
+
+def grant_every_bucket(client: redis.Redis, tenant: str, prefix: str = "hdrtv") -> None:
+    """Let `tenant` read and write every bucket (tests whose subject is not the storage grants)."""
+    grants = Grants(client, prefix)
+    for mode in MODES:
+        grants.grant(tenant, mode, EVERY_BUCKET)

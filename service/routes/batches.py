@@ -21,7 +21,7 @@ from ..auth import CurrentTenant
 from ..schemas import BatchCreate, BatchJobsCreate, BatchPrefixCreate, BatchPublic, JobCreate, JobSettings
 from ..services import AppServices, Services, well_formed_id
 from ..submission import VIDEO_SUFFIXES, suffix
-from .intake import IDEMPOTENCY_TTL_S, Intake, body_hash, check_capacity, commit, prepare
+from .intake import IDEMPOTENCY_TTL_S, Intake, body_hash, check_capacity, check_granted, commit, prepare
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -42,6 +42,7 @@ def submit_batch(body: BatchCreate, tenant: CurrentTenant, services: AppServices
         ]
         metadata = {"jobs": len(body.jobs)}
     else:
+        check_granted(services, tenant, body.input_prefix, body.output_prefix)
         jobs = _prefix_jobs(services, body)
         intakes = [_prepare(services, tenant, job, f"{batch_key}:{_digest(job.input_uri)}", batch_id) for job in jobs]
         metadata = {"input_prefix": body.input_prefix, "output_prefix": body.output_prefix}

@@ -58,6 +58,7 @@ def prepare(
             earlier = services.jobs.get(job_id)
             if earlier is not None:
                 return Intake(earlier, new=False)
+    check_granted(services, tenant, body.input_uri, body.output_uri)
     check_job(services.objects, body, services.limits, probe=probe)
     job = Job(
         id=job_id,
@@ -73,6 +74,12 @@ def prepare(
         batch_id=batch_id,
     )
     return Intake(job, new=True)
+
+
+def check_granted(services: Services, tenant: str, source: str, target: str) -> None:
+    """403 unless the tenant may read `source` and write `target` (objects or batch prefixes);
+    before anything asks the store about them, so the answer is the same whether they exist."""
+    services.grants.check_transfer(tenant, services.objects.parse(source), services.objects.parse(target))
 
 
 def check_capacity(services: Services, tenant: str, new_jobs: int) -> None:

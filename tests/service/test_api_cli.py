@@ -11,7 +11,7 @@ from hdrtv.service.api_keys import ApiKeys
 from hdrtv.service.cli import main
 from hdrtv.worker.control.job_record import JobStatus
 from hdrtv.worker.control.job_store import JobStore
-from servers import free_port, http_answers, running
+from servers import free_port, grant_every_bucket, http_answers, running
 from video_factory import write_clip
 
 
@@ -28,6 +28,7 @@ def server(redis_server, s3_server, tmp_path) -> str:
 def test_submit_get_list_cancel_and_wait(server, redis_server, object_store, bucket, tmp_path, capsys):
     jobs = JobStore.from_url(redis_server)
     key = ApiKeys(jobs.redis).create("cli-tenant")
+    grant_every_bucket(jobs.redis, "cli-tenant")
     object_store.upload(write_clip(tmp_path / "a.mp4"), f"s3://{bucket}/a.mp4")
     client = ["--server", server, "--key", key]
 

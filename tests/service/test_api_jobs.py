@@ -28,9 +28,8 @@ def test_a_job_is_checked_stored_and_queued(api):
     assert api.queued(job["id"]) == [("hdrtv.start_job", [job["id"]], 2)]  # job priority 7 -> broker 2
     stored = api.services.jobs.get(job["id"])
     assert stored.tenant == api.tenant("acme") and stored.input_uri == body["input_uri"]
-    assert (
-        options_for_job(api.services.settings, stored.model, stored.options).crf == 20
-    )  # the worker takes the options as stored
+    worker_options = options_for_job(api.services.settings, stored.model, stored.options)
+    assert worker_options.crf == 20  # the worker takes the options as stored
 
 
 def test_a_job_reads_back_with_progress_timings_and_error(api):

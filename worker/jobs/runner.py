@@ -25,6 +25,7 @@ from hdrtv.model import Converter, load_converter
 from hdrtv.model.converter import converter_radius
 
 from ..control.errors import InputError
+from ..control.grants import Grants, NotGranted
 from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
 from ..control.options import ConversionOptions, options_for_job, output_suffix
@@ -59,6 +60,11 @@ class JobContext:
     enqueue: Callable[[str, list[Any], int], None]
     probes: dict[str, VideoInfo] = field(default_factory=dict)
 
+    @property
+    def grants(self) -> Grants:
+        """The tenants' storage grants, kept beside the job records."""
+        return Grants(self.store.redis, self.store.prefix)
+
 
 def start_job(ctx: JobContext, job_id: str) -> None:
     """Plan the job's chunks (once) and enqueue those not converted yet."""
@@ -66,6 +72,7 @@ def start_job(ctx: JobContext, job_id: str) -> None:
     if job is None:
         return
     with _failing_on_input_error(ctx, job):
+        check_granted(ctx, job)
         if job.chunks_total is None:
             _plan(ctx, job)
         job = _live_job(ctx, job_id)
@@ -111,6 +118,7 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
     if job is None:
         return
     with _failing_on_input_error(ctx, job), heartbeat(ctx.store, job_id, ASSEMBLY, ctx.settings.heartbeat_ttl_s):
+        check_granted(ctx, job)
         started = time.monotonic()
         results = ctx.store.chunk_results(job_id)
         if len(results) != job.chunks_total:
@@ -177,6 +185,12 @@ def _plan(ctx: JobContext, job: Job) -> None:
     )
 
 
+def check_granted(ctx: JobContext, job: Job) -> None:
+    """NotGranted unless the job's tenant may still read its input and write its output: checked
+    with the grants Redis holds now, when the job starts and before its output is written."""
+    ctx.grants.check_transfer(job.tenant, ctx.objects.parse(job.input_uri), ctx.objects.parse(job.output_uri))
+
+
 def _live_job(ctx: JobContext, job_id: str) -> Job | None:
     """The job unless it is gone or finished; a cancelled job's files are removed on the way."""
     job = ctx.store.get(job_id)
@@ -223,12 +237,13 @@ def _enqueue_assembly_when_complete(ctx: JobContext, job_id: str) -> None:
 
 @contextmanager
 def _failing_on_input_error(ctx: JobContext, job: Job) -> Iterator[None]:
-    """Fail the job with the error's line, naming the input URI rather than the worker's copy."""
+    """Fail the job with the error's line, naming the input URI rather than the worker's copy
+    (`forbidden` for storage outside the tenant's grants, `invalid_input` for the rest)."""
     try:
         yield
     except InputError as error:
         message = str(error).replace(str(local_source(ctx.objects, ctx.scratch, job)), job.input_uri)
-        fail_job(ctx, job.id, "invalid_input", message)
+        fail_job(ctx, job.id, "forbidden" if isinstance(error, NotGranted) else "invalid_input", message)
 
 
 def _probe(ctx: JobContext, job: Job) -> VideoInfo:

@@ -15,7 +15,7 @@ from hdrtv.worker.jobs import callbacks
 from hdrtv.worker.jobs import runner as job_runner
 from hdrtv.worker.jobs.callbacks import MAX_ATTEMPTS, RETRY_DELAYS_S, RefusedURL, deliver, verify_signature
 from hdrtv.worker.jobs.files import scratch_root
-from servers import free_port
+from servers import free_port, grant_every_bucket
 from video_factory import write_clip
 
 KEY = "receiver-shared-secret"
@@ -195,6 +195,7 @@ def ctx(redis_server, object_store, s3_settings, tmp_path):
         enqueue=lambda name, args, priority: queue.append((name, args)),
     )
     context.queue = queue
+    grant_every_bucket(context.store.redis, "acme", context.store.prefix)
     return context
 
 

@@ -36,6 +36,7 @@ def test_a_worker_runs_a_job_sent_by_name(worker, redis_server, s3_server, objec
     job = Job(tenant="acme", input_uri=f"s3://{bucket}/in/clip.mp4", output_uri=f"s3://{bucket}/out/hdr.mkv")
     job.model = "bt2408"
     store.create(job)
+    servers.grant_every_bucket(store.redis, job.tenant, store.prefix)
 
     app = make_app(Settings(redis_url=redis_server))  # what the API holds: no worker code imported
     app.send_task(START_JOB, args=[job.id], queue=CPU_QUEUE, priority=broker_priority(job.priority))

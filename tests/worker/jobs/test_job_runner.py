@@ -14,7 +14,7 @@ from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
 from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK
 from hdrtv.worker.jobs import runner as job_runner
 from hdrtv.worker.jobs.files import scratch_root, temp_prefix
-from servers import free_port
+from servers import free_port, grant_every_bucket
 from video_factory import write_clip
 
 FRAMES, CHUNK_FRAMES = 24, 8  # three chunks
@@ -38,6 +38,7 @@ def ctx(redis_server, object_store, s3_settings, tmp_path):
         enqueue=lambda name, args, priority: queue.append((name, args)),
     )
     context.queue = queue
+    grant_every_bucket(context.store.redis, "acme", context.store.prefix)
     return context
 
 
@@ -167,3 +168,28 @@ def test_an_unreachable_store_raises_for_a_retry_and_keeps_the_job(ctx, bucket, 
     with pytest.raises(StorageUnavailable):
         job_runner.start_job(ctx, job.id)
     assert ctx.store.get(job.id).status == JobStatus.RUNNING
+
+
+def test_a_job_outside_its_tenants_grants_fails_at_start_whatever_its_record_says(ctx, bucket, clip):
+    job = submit(ctx, bucket, clip)  # a record that names an output the tenant may no longer write
+    ctx.grants.revoke("acme", "write", "s3://")
+    ctx.grants.grant("acme", "write", f"s3://{bucket}/elsewhere/")
+    job_runner.start_job(ctx, job.id)
+    failed = ctx.store.get(job.id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "forbidden")
+    assert f"{job.output_uri}: tenant 'acme' may not write there" in failed.error_message
+    assert ctx.queue == [] and failed.chunks_total is None  # nothing read, planned or queued
+
+
+def test_a_grant_taken_back_mid_job_stops_the_output_being_written(ctx, bucket, clip):
+    job = submit(ctx, bucket, clip)
+    job_runner.start_job(ctx, job.id)
+    while ctx.queue[0][0] == CONVERT_CHUNK:
+        name, args = ctx.queue.pop(0)
+        STEPS[name](ctx, *args)
+    ctx.grants.revoke("acme", "write", "s3://")
+    drain(ctx)
+    failed = ctx.store.get(job.id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "forbidden")
+    assert not ctx.objects.exists(job.output_uri)
+    assert leftovers(ctx, failed) == ([], [])
