@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 from hdrtv.worker.control.job_record import Job, JobStatus
-from hdrtv.worker.control.job_store import JobExists
+from hdrtv.worker.control.job_store import JobExists, OutputReserved
 from hdrtv.worker.control.options import job_options
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
@@ -59,6 +59,8 @@ def prepare(
             if earlier is not None:
                 return Intake(earlier, new=False)
     check_granted(services, tenant, body.input_uri, body.output_uri)
+    if services.jobs.output_writer(body.output_uri) is not None:  # `commit` decides a race atomically
+        raise _output_in_use(body.output_uri)
     check_job(services.objects, body, services.limits, probe=probe)
     job = Job(
         id=job_id,
@@ -66,8 +68,9 @@ def prepare(
         input_uri=body.input_uri,
         output_uri=body.output_uri,
         model=body.model,
-        # Defaults filled in here, so the record says what ran; `overwrite` concerns the checks only.
+        # Defaults filled in here, so the record says what ran.
         options=job_options(services.settings, body.options.model_dump(exclude={"overwrite"}, exclude_none=True)),
+        overwrite=body.options.overwrite,
         priority=body.priority,
         callback_url=None if body.callback_url is None else str(body.callback_url),
         metadata=body.metadata,
@@ -97,9 +100,11 @@ def commit(services: Services, intake: Intake) -> Job:
     job = intake.job
     limit = services.settings.max_queued_jobs_per_tenant
     try:
-        stored = services.jobs.create(job, max_active=limit)
+        stored = services.jobs.create(job, max_active=limit, reserve_output=True)
     except JobExists:  # a concurrent request with the same idempotency key stored it first
         return services.jobs.get(job.id) or job
+    except OutputReserved:
+        raise _output_in_use(job.output_uri) from None
     if not stored:
         raise _too_many(job.tenant, services.jobs.count_active(job.tenant), limit)
     try:
@@ -110,6 +115,12 @@ def commit(services: Services, intake: Intake) -> Job:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable; retry later") from None
     services.metrics.jobs_submitted.labels(job.model).inc()
     return job
+
+
+def _output_in_use(uri: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT, f"{uri}: another job is writing this output; submit again once it has ended"
+    )
 
 
 def _too_many(tenant: str, active: int, limit: int) -> HTTPException:

@@ -103,7 +103,8 @@ def test_an_idempotency_key_gives_the_same_job_for_the_same_body_and_409_for_ano
     assert len(api.queued(first.json()["id"])) == 1
     other = api.client.post("/v1/jobs", json=api.job_body("in/a.mp4", priority=9), headers=headers)
     assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
-    fresh = api.client.post("/v1/jobs", json=api.job_body("in/a.mp4"), headers=headers | {"Idempotency-Key": "2"})
+    fresh_body = api.job_body("in/a.mp4", "out/b.mkv")  # another output: one job at a time writes out/a.mkv
+    fresh = api.client.post("/v1/jobs", json=fresh_body, headers=headers | {"Idempotency-Key": "2"})
     assert fresh.json()["id"] != first.json()["id"]
 
 

@@ -7,4 +7,13 @@ job. Anything else is our bug and keeps its traceback.
 
 
 class InputError(ValueError):
-    """A problem with what the user gave us, described in one line."""
+    """A problem with what the user gave us, described in one line; `code` is the error code a
+    job that fails with it reports."""
+
+    code = "invalid_input"
+
+
+class OutputExists(InputError):
+    """An object is at the output and the job may not replace it (no `overwrite`)."""
+
+    code = "output_exists"

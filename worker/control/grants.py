@@ -30,6 +30,8 @@ EVERY_BUCKET = "s3://"
 class NotGranted(InputError):
     """The URI lies outside the tenant's grants (the API answers 403)."""
 
+    code = "forbidden"
+
 
 def grant_prefix(text: str) -> str:
     """A grant as stored: `s3://`, or a URI prefix in the store's own spelling, ending in "/";

@@ -54,6 +54,7 @@ class Job:
     output_uri: str
     model: str = DEFAULT_CONVERTER
     options: dict[str, Any] = field(default_factory=dict)  # `options.job_options`: every JOB_FIELDS value
+    overwrite: bool = False  # may replace an object at the output (else the job fails with output_exists)
     priority: int = 5
     callback_url: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -9,18 +9,25 @@ from .job_record import TERMINAL
 
 _TERMINAL_JSON = "{" + ", ".join(f"['{json.dumps(s.value)}'] = true" for s in TERMINAL) + "}"
 
-# KEYS: job, tenant jobs, tenant active. ARGV: id, score, limit (0: none), active (1/0), fields...
+# KEYS: job, tenant jobs, tenant active, and the output's reservation to take (optional). ARGV: id,
+# score, limit (0: none), active (1/0), fields... Returns 1 stored, 0 at the tenant's limit, -1 id
+# taken, -2 output reserved by another job.
 CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local limit = tonumber(ARGV[3])
 if limit > 0 and redis.call('SCARD', KEYS[3]) >= limit then return 0 end
+if KEYS[4] then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and holder ~= ARGV[1] then return -2 end
+  redis.call('SET', KEYS[4], ARGV[1])
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
 return 1
 """
 
-# KEYS: job, tenant active. ARGV: id, status, now, terminal (1/0), fields...
+# KEYS: job, tenant active, output reservation. ARGV: id, status, now, terminal (1/0), fields...
 SET_STATUS = f"""
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current or ({_TERMINAL_JSON})[current] then return 0 end
@@ -33,6 +40,7 @@ end
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
   redis.call('SREM', KEYS[2], ARGV[1])
+  if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 else
   redis.call('SADD', KEYS[2], ARGV[1])
 end

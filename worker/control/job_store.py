@@ -3,12 +3,15 @@
 Keys (under `prefix`, default "hdrtv"): `job:<id>` a hash of JSON fields (see `job_record`),
 `job:<id>:chunks` chunk index -> result, `job:<id>:plan`, `job:<id>:claim:<step>` once-only guards,
 `tenant:<t>:jobs` a sorted set by creation time, `tenant:<t>:active` the queued and running ids,
-`idem:<t>:<key>` idempotency keys, `batch:<id>` and `batch:<id>:jobs`. Every read-modify-write is
-one Lua script, so API processes and workers never race on a record.
+`idem:<t>:<key>` idempotency keys, `batch:<id>` and `batch:<id>:jobs`, `output:<sha256 of URI>` the
+active job that writes an output (taken with the job, released when it ends: no two jobs write one
+output). Every read-modify-write is one Lua script, so API processes and workers never race on a
+record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -21,11 +24,15 @@ from .job_record import Batch, Job, JobPhase, JobStatus, encode_fields
 
 CLAIM_TTL_S = 7 * 86400
 
-__all__ = ["Batch", "Job", "JobExists", "JobPhase", "JobStatus", "JobStore"]
+__all__ = ["Batch", "Job", "JobExists", "JobPhase", "JobStatus", "JobStore", "OutputReserved"]
 
 
 class JobExists(ValueError):
     """A job with this id is already stored."""
+
+
+class OutputReserved(ValueError):
+    """Another active job writes this output."""
 
 
 class JobStore:
@@ -52,19 +59,32 @@ class JobStore:
 
     # Records
 
-    def create(self, job: Job, max_active: int | None = None) -> bool:
-        """Store a new job; False (nothing stored) when its tenant already has `max_active` active jobs."""
+    def create(self, job: Job, max_active: int | None = None, reserve_output: bool = False) -> bool:
+        """Store a new job; False (nothing stored) when its tenant already has `max_active` active
+        jobs. With `reserve_output` the job also takes its output for as long as it is active:
+        OutputReserved (nothing stored) when another active job holds it."""
+        reservation = [self._output_key(job.output_uri)] if reserve_output else []
         stored = self._create(
             keys=[
                 self._key("job", job.id),
                 self._key("tenant", job.tenant, "jobs"),
                 self._key("tenant", job.tenant, "active"),
+                *reservation,
             ],
             args=[job.id, job.created_at, max_active or 0, int(job.status.active), *_pairs(job.to_redis())],
         )
         if stored == -1:
             raise JobExists(job.id)
+        if stored == -2:
+            raise OutputReserved(job.output_uri)
         return stored == 1
+
+    def output_writer(self, uri: str) -> str | None:
+        """The id of the active job that writes the output `uri`, if any."""
+        return self.redis.get(self._output_key(uri))
+
+    def _output_key(self, uri: str) -> str:
+        return self._key("output", hashlib.sha256(uri.encode()).hexdigest())
 
     def get(self, job_id: str) -> Job | None:
         stored = self.redis.hgetall(self._key("job", job_id))
@@ -90,11 +110,15 @@ class JobStore:
         status = JobStatus(status)
         extra = {"phase": phase, "error_code": error_code, "error_message": error_message}
         fields.update({k: v for k, v in extra.items() if v is not None})
-        tenant = self.redis.hget(self._key("job", job_id), "tenant")
+        tenant, output_uri = self.redis.hmget(self._key("job", job_id), ["tenant", "output_uri"])
         if tenant is None:
             return False
         changed = self._set_status(
-            keys=[self._key("job", job_id), self._key("tenant", json.loads(tenant), "active")],
+            keys=[
+                self._key("job", job_id),
+                self._key("tenant", json.loads(tenant), "active"),
+                self._output_key(json.loads(output_uri)),
+            ],
             args=[
                 job_id,
                 json.dumps(status),

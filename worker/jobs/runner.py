@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from hdrtv.model import Converter, load_converter
 from hdrtv.model.converter import converter_radius
 
-from ..control.errors import InputError
-from ..control.grants import Grants, NotGranted
+from ..control.errors import InputError, OutputExists
+from ..control.grants import Grants
 from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
 from ..control.options import ConversionOptions, options_for_job, output_suffix
@@ -141,6 +141,7 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
         if _discard_if_cancelled(ctx, job):
             return
         ctx.store.update(job_id, phase=JobPhase.UPLOADING)
+        _check_output_absent(ctx, job)
         ctx.objects.upload(output, job.output_uri)
         timings = job.timings | {
             "convert_s": sum(result["seconds"] for result in results.values()),
@@ -183,6 +184,17 @@ def _plan(ctx: JobContext, job: Job) -> None:
         chunks_total=len(chunks),
         timings={"prepare_s": time.monotonic() - started},
     )
+
+
+def _check_output_absent(ctx: JobContext, job: Job) -> None:
+    """OutputExists when something was written to the output after the job was submitted and the
+    job may not replace it. Checked once, just before the upload (a claim): a rerun of the step
+    after its upload began finds the job's own object there and replaces it."""
+    if not job.overwrite and ctx.store.claim(job.id, "output") and ctx.objects.exists(job.output_uri):
+        raise OutputExists(
+            f"{job.output_uri}: an object appeared at the output after submission; "
+            "submit again with options.overwrite to replace it"
+        )
 
 
 def check_granted(ctx: JobContext, job: Job) -> None:
@@ -237,13 +249,13 @@ def _enqueue_assembly_when_complete(ctx: JobContext, job_id: str) -> None:
 
 @contextmanager
 def _failing_on_input_error(ctx: JobContext, job: Job) -> Iterator[None]:
-    """Fail the job with the error's line, naming the input URI rather than the worker's copy
-    (`forbidden` for storage outside the tenant's grants, `invalid_input` for the rest)."""
+    """Fail the job with the error's code (`invalid_input`, `forbidden`, `output_exists`) and line,
+    naming the input URI rather than the worker's copy."""
     try:
         yield
     except InputError as error:
         message = str(error).replace(str(local_source(ctx.objects, ctx.scratch, job)), job.input_uri)
-        fail_job(ctx, job.id, "forbidden" if isinstance(error, NotGranted) else "invalid_input", message)
+        fail_job(ctx, job.id, error.code, message)
 
 
 def _probe(ctx: JobContext, job: Job) -> VideoInfo:

@@ -193,3 +193,20 @@ def test_a_grant_taken_back_mid_job_stops_the_output_being_written(ctx, bucket, 
     assert (failed.status, failed.error_code) == (JobStatus.FAILED, "forbidden")
     assert not ctx.objects.exists(job.output_uri)
     assert leftovers(ctx, failed) == ([], [])
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_object_written_to_the_output_after_submission_is_replaced_only_with_consent(ctx, bucket, clip, overwrite):
+    job = submit(ctx, bucket, clip, overwrite=overwrite)
+    job_runner.start_job(ctx, job.id)
+    ctx.objects.client.put_object(Bucket=bucket, Key="out/hdr.mp4", Body=b"written by someone else")
+    drain(ctx)
+    done = ctx.store.get(job.id)
+    body = ctx.objects.client.get_object(Bucket=bucket, Key="out/hdr.mp4")["Body"].read()
+    if overwrite:
+        assert done.status == JobStatus.SUCCEEDED and body != b"written by someone else"
+    else:
+        assert (done.status, done.error_code) == (JobStatus.FAILED, "output_exists")
+        assert "appeared at the output after submission" in done.error_message
+        assert body == b"written by someone else"
+    assert leftovers(ctx, done) == ([], [])
