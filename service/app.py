@@ -4,6 +4,10 @@
 object store, a Celery app that sends the first task of each job by name (the API never imports
 the worker's code or torch), and the metrics registry. In production it refuses to start with
 the default callback signing key (`Settings.refuse_default_secrets`, which the workers run too).
+
+Every error is answered as `{"detail": "<one line>"}` (`schemas.ErrorPublic`, declared for each
+route in the OpenAPI document), request validation's 422 included; request bodies are bounded
+by `HDRTV_MAX_REQUEST_BYTES` and read as strict JSON (`services.JsonRoute`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from hdrtv.worker.control.celery_app import make_app, send
 from hdrtv.worker.control.errors import InputError
@@ -22,6 +27,8 @@ from hdrtv.worker.control.job_store import JobStore
 from hdrtv.worker.control.settings import Settings, get_settings
 from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
 from hdrtv.worker.control.task_names import START_JOB
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api_keys import ApiKeys
 from .api_metrics import ApiMetrics, MetricsMiddleware
@@ -30,6 +37,7 @@ from .services import Services
 from .submission import SubmissionLimits
 
 REDIS_TIMEOUT_S = 5
+MAX_LISTED_PROBLEMS = 5  # of a 422's validation errors (a batch of 1000 bad jobs has thousands)
 
 
 def celery_enqueue(settings: Settings) -> Callable[[Job], None]:
@@ -79,15 +87,67 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)  # outermost: counts the 413s too
     for module in (health, prometheus, jobs, batches):
         app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotGranted, _not_granted)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(StorageUnavailable, _unavailable("object store"))
     app.add_exception_handler(redis.ConnectionError, _unavailable("job store"))
     app.add_exception_handler(redis.TimeoutError, _unavailable("job store"))
     return app
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over `limit` bytes, raised when a route reads it and
+    before a byte is parsed; at once when Content-Length says so, else as soon as the bytes received
+    pass the limit (a chunked body declares no length). Routes that take no body never read it.
+    Not Starlette's own `max_body_size`: that one answers in plain text, not with a JSON detail."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        too_large = declared.isdigit() and int(declared) > self.limit
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            if not too_large:
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received <= self.limit:
+                    return message
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"the request body is over {self.limit} bytes, the limit (HDRTV_MAX_REQUEST_BYTES)",
+            )
+
+        await self.app(scope, receive_within_limit, send)
+
+
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    """Request validation's errors as one line, like every other error. Never the input: the caller
+    sent it, and it may be what JSON cannot carry back."""
+    problems = [_problem(problem) for problem in error.errors()]
+    more = len(problems) - MAX_LISTED_PROBLEMS
+    detail = "; ".join(problems[:MAX_LISTED_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _problem(error: dict) -> str:
+    """One validation error as `where: what`, each part of `where` cut short (a dict's keys are parts)."""
+    if error["type"] == "json_invalid":
+        return f"the body is not valid JSON ({error['ctx']['error']})"
+    where = ".".join(str(part)[:40] + ("..." if len(str(part)) > 40 else "") for part in error["loc"])
+    return f"{where}: {error['msg']}"
 
 
 async def _input_error(request: Request, error: Exception) -> JSONResponse:

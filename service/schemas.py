@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from hdrtv.model.options import DEFAULT_CONVERTER
 from hdrtv.worker.control.job_record import Job, JobPhase, JobStatus
 from hdrtv.worker.control.options import JOB_FIELDS, X265_PRESETS, ConversionOptions, fields_model
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, StringConstraints, Tag, field_validator
+from pydantic_core import PydanticCustomError
 
-Metadata = dict[str, str]
+# A job's metadata is bounded because every read and list of its jobs returns it (some 29 KB a job at most).
+METADATA_KEYS, METADATA_KEY_CHARS, METADATA_VALUE_CHARS = 50, 64, 512
+Metadata = dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=METADATA_KEY_CHARS)],
+    Annotated[str, StringConstraints(max_length=METADATA_VALUE_CHARS)],
+]
 
 
 ConverterName = ConversionOptions.model_fields["model"].annotation
@@ -35,8 +41,28 @@ class JobSettings(BaseModel):
     model: ConverterName = DEFAULT_CONVERTER
     options: JobOptions = Field(default_factory=JobOptions)
     priority: int = Field(5, ge=0, le=9, description="9 is the most urgent")
-    callback_url: HttpUrl | None = Field(None, description="POSTed the job when it ends, signed with HMAC-SHA256")
-    metadata: Metadata = Field(default_factory=dict, max_length=50, description="kept with the job, returned as is")
+    callback_url: HttpUrl | None = Field(
+        None, description="POSTed the job when it ends, signed with HMAC-SHA256; no user:password@"
+    )
+    metadata: Metadata = Field(
+        default_factory=dict,
+        max_length=METADATA_KEYS,
+        description=f"kept with the job, returned as is: up to {METADATA_KEYS} keys of 1-{METADATA_KEY_CHARS} "
+        f"characters, values of up to {METADATA_VALUE_CHARS}",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _no_credentials(cls, url: HttpUrl | None) -> HttpUrl | None:
+        """Refuse user:password@ in a callback URL: the URL is stored in the job and returned by
+        every read and list of the tenant's jobs, so a password there would reach anyone holding a
+        key of the tenant. Receivers authenticate callbacks by their HMAC signature instead."""
+        if url is not None and (url.username or url.password):
+            raise PydanticCustomError(
+                "url_credentials",
+                "a callback URL may not hold credentials (user:password@); verify X-Hdrtv-Signature instead",
+            )
+        return url
 
 
 class JobCreate(JobSettings):
@@ -61,7 +87,17 @@ class BatchPrefixCreate(JobSettings):
     output_prefix: str = Field(min_length=1, max_length=2048, examples=["s3://media/season-1-hdr10/"])
 
 
-BatchCreate = BatchJobsCreate | BatchPrefixCreate
+def _batch_kind(body: Any) -> str:
+    """A body with `jobs` is a batch of listed jobs, any other a prefix batch: a refusal then names
+    the problems of that kind alone, not of both."""
+    listed = "jobs" in body if isinstance(body, dict) else isinstance(body, BatchJobsCreate)
+    return "BatchJobsCreate" if listed else "BatchPrefixCreate"
+
+
+BatchCreate = Annotated[
+    Annotated[BatchJobsCreate, Tag("BatchJobsCreate")] | Annotated[BatchPrefixCreate, Tag("BatchPrefixCreate")],
+    Discriminator(_batch_kind),
+]
 
 
 class JobProgress(BaseModel):
@@ -157,3 +193,33 @@ class BatchPublic(BaseModel):
 
 def _time(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+class Readiness(BaseModel):
+    """/readyz: each part the API needs, "ok" or why it failed."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+
+
+class ErrorPublic(BaseModel):
+    """Every error the API answers with, 422 included: one line that names the problem."""
+
+    detail: str
+
+
+_ERRORS = {
+    401: "missing, unknown or revoked API key",
+    403: "an input, output or prefix outside the tenant's storage grants (whether or not anything is there)",
+    404: "no such job or batch of this tenant",
+    409: "conflicts with what exists: the output, the job's state, or another body under this Idempotency-Key",
+    413: "the request body is larger than the API reads (HDRTV_MAX_REQUEST_BYTES)",
+    422: "the request, or the input it names, is refused",
+    429: "the tenant's active jobs are at its limit; Retry-After",
+    503: "Redis, the object store or the job queue is unavailable; Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the `ErrorPublic` body."""
+    return {status: {"model": ErrorPublic, "description": _ERRORS[status]} for status in statuses}

@@ -18,17 +18,29 @@ from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.options import OUTPUT_SUFFIXES
 
 from ..auth import CurrentTenant
-from ..schemas import BatchCreate, BatchJobsCreate, BatchPrefixCreate, BatchPublic, JobCreate, JobSettings
-from ..services import AppServices, Services, well_formed_id
+from ..schemas import (
+    BatchCreate,
+    BatchJobsCreate,
+    BatchPrefixCreate,
+    BatchPublic,
+    JobCreate,
+    JobSettings,
+    error_responses,
+)
+from ..services import AppServices, JsonRoute, Services, well_formed_id
 from ..submission import VIDEO_SUFFIXES, suffix
 from .intake import IDEMPOTENCY_TTL_S, Intake, body_hash, check_capacity, check_granted, commit, prepare
 
-router = APIRouter(prefix="/v1/batches", tags=["batches"])
+router = APIRouter(
+    prefix="/v1/batches", tags=["batches"], route_class=JsonRoute, responses=error_responses(401, 422, 503)
+)
 
 MAX_BATCH_JOBS = 1000
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=BatchPublic)
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=BatchPublic, responses=error_responses(403, 409, 413, 429)
+)
 def submit_batch(body: BatchCreate, tenant: CurrentTenant, services: AppServices) -> BatchPublic:
     """Check and queue a batch of jobs; the same batch sent again makes no new jobs."""
     batch_key = "batch:" + body_hash(body)
@@ -54,7 +66,7 @@ def submit_batch(body: BatchCreate, tenant: CurrentTenant, services: AppServices
     return _public(services, tenant, batch_id)
 
 
-@router.get("/{batch_id}", response_model=BatchPublic)
+@router.get("/{batch_id}", response_model=BatchPublic, responses=error_responses(404))
 def get_batch(batch_id: str, tenant: CurrentTenant, services: AppServices) -> BatchPublic:
     """A batch's jobs and how many are in each status."""
     return _public(services, tenant, batch_id)
@@ -65,7 +77,7 @@ def _prepare(services: Services, tenant: str, job: JobCreate, key: str, batch_id
     try:
         return prepare(services, tenant, job, key, batch_id, probe=False)
     except InputError as error:
-        raise InputError(f"{label}{error}") from None
+        raise type(error)(f"{label}{error}") from None  # its kind (and HTTP status) kept
     except HTTPException as error:
         raise HTTPException(error.status_code, f"{label}{error.detail}", error.headers) from None
 

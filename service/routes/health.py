@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
+from ..schemas import Readiness
 from ..services import AppServices
 
 router = APIRouter(tags=["health"])
@@ -20,7 +21,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "a part is unreachable; `checks` says which"}},
+)
 def readyz(services: AppServices) -> JSONResponse:
     """Readiness: Redis answers a ping and the object store a bucket request."""
     checks = {"redis": _check(services.redis.ping), "object_store": _check(services.objects.check_reachable)}

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from hdrtv.worker.control.job_record import Job, JobStatus
 
 from ..auth import CurrentTenant
-from ..schemas import JobCreate, JobList, JobPublic
-from ..services import AppServices, Services, well_formed_id
+from ..schemas import JobCreate, JobList, JobPublic, error_responses
+from ..services import AppServices, JsonRoute, Services, well_formed_id
 from .intake import check_capacity, commit, prepare
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=JsonRoute, responses=error_responses(401, 422, 503))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -29,7 +29,9 @@ def tenant_job(services: Services, tenant: str, job_id: str) -> Job:
     return job
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic, responses=error_responses(403, 409, 413, 429)
+)
 def submit_job(
     body: JobCreate,
     tenant: CurrentTenant,
@@ -47,7 +49,7 @@ def submit_job(
     return JobPublic.from_job(job)
 
 
-@router.get("/{job_id}", response_model=JobPublic)
+@router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404))
 def get_job(job_id: str, tenant: CurrentTenant, services: AppServices) -> JobPublic:
     """Status, progress, timings, error, the output format and its metadata and callback delivery of a job."""
     return JobPublic.from_job(tenant_job(services, tenant, job_id))
@@ -77,7 +79,12 @@ def list_jobs(
     return JobList(items=[JobPublic.from_job(job) for job in jobs], next_cursor=next_cursor)
 
 
-@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses=error_responses(404, 409),
+)
 def cancel_job(job_id: str, tenant: CurrentTenant, services: AppServices) -> JobPublic:
     """Cancel a queued or running job; workers stop between steps and clean up."""
     job = tenant_job(services, tenant, job_id)

@@ -52,6 +52,9 @@ class Settings(ConversionDefaults):
     )
     api_host: str = Field("127.0.0.1")
     api_port: int = Field(8000)
+    max_request_bytes: int = Field(
+        1 << 20, ge=1024, description="largest request body the API reads; larger ones are refused with 413"
+    )
 
     @model_validator(mode="after")
     def _conversion_defaults_go_together(self) -> Settings:

@@ -23,6 +23,9 @@ from .frame_times import frame_times
 from .hdr_side_data import static_metadata
 
 MIN_SIZE = 16
+# FFmpeg's decoders of text-mode art (ANSI, BIN, XBIN, iCEDraw): they draw a text file (.nfo,
+# .asc, .ans ...) as a paletted picture, which would otherwise be refused as "pal8 is RGB".
+_TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 _UNDECODABLE = "first video frame cannot be decoded; truncated or corrupt file"
 
 # Chroma plane subsampling (horizontal, vertical) -> J:a:b notation.
@@ -179,6 +182,9 @@ def probe(path: str | Path) -> VideoInfo:
     _check_file(path)
     with _open(path) as container:
         stream = _video_stream(path, container)
+        if stream.codec_context.codec.name in _TEXT_CODECS:
+            art = stream.codec_context.codec.long_name
+            raise InputError(f"{path}: not a video but a text file (FFmpeg would draw it as {art})")
         frame = _first_frame(path, container, stream)
         context = stream.codec_context
         size = f"{frame.width}x{frame.height}"

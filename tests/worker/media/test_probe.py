@@ -149,6 +149,10 @@ BAD_INPUTS = {
     "missing": (lambda tmp: tmp / "nothing.mp4", r"nothing\.mp4: no such file"),
     "empty": (lambda tmp: _file(tmp / "empty.mp4", b""), r"empty\.mp4: empty file \(0 bytes\)"),
     "text": (lambda tmp: _file(tmp / "notes.mp4", b"not video\n" * 50), r"notes\.mp4: not a media file"),
+    "text FFmpeg reads as ANSI art": (
+        lambda tmp: _file(tmp / "notes.nfo", b"not video\n" * 50),
+        r"notes\.nfo: not a video but a text file \(FFmpeg would draw it as ASCII/ANSI art\)$",
+    ),
     "audio only": (lambda tmp: write_audio_only(tmp / "song.m4a"), r"song\.m4a: no video stream \(audio only\)"),
     "audio and cover picture": (
         lambda tmp: write_audio_only(tmp / "album.mp4", cover=True),
