@@ -1,8 +1,9 @@
 """The checks a job passes before it is queued, each failing with one line that names the problem.
 
 In order, cheapest first: both URIs have an allowed scheme and bucket and the output is .mkv or
-.mp4; the input object exists, is not empty and not larger than `max_input_bytes`; the output
-does not exist unless `overwrite`; the input's header probes as SDR video.
+.mp4; the input object exists, is not empty and not larger than `max_input_bytes`; the output's
+bucket exists (else it would be found missing only when the converted video is uploaded) and the
+output does not exist unless `overwrite`; the input's header probes as SDR video.
 
 The header check reads the first `head_bytes` of the object into a temporary file. An MP4 or MOV
 whose index (the `moov` box) follows the media data needs its tail as well: its top-level boxes
@@ -28,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from fastapi import HTTPException, status
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.options import output_suffix
-from hdrtv.worker.control.storage import ObjectNotFound, ObjectStore
+from hdrtv.worker.control.storage import BucketNotFound, ObjectNotFound, ObjectStore
 
 from .schemas import JobCreate
 
@@ -67,12 +68,15 @@ def check_job(store: ObjectStore, body: JobCreate, limits: SubmissionLimits, pro
     check_uris(store, body.input_uri, body.output_uri)
     try:
         size = store.head(body.input_uri).size
+    except BucketNotFound:
+        raise  # "no such bucket", already naming the URI
     except ObjectNotFound:
         raise InputError(f"{body.input_uri}: input object not found") from None
     if size == 0:
         raise InputError(f"{body.input_uri}: empty object (0 bytes)")
     if size > limits.max_input_bytes:
         raise InputError(f"{body.input_uri}: huge declared size {size} bytes; the limit is {limits.max_input_bytes}")
+    store.check_bucket(body.output_uri)
     if not body.options.overwrite and store.exists(body.output_uri):
         raise HTTPException(status.HTTP_409_CONFLICT, f"{body.output_uri}: the output exists; set options.overwrite")
     if probe:

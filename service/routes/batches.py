@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 from fastapi import APIRouter, HTTPException, status
 from hdrtv.worker.control.errors import InputError
+from hdrtv.worker.control.grants import NotGranted
 from hdrtv.worker.control.options import OUTPUT_SUFFIXES
 
 from ..auth import CurrentTenant
@@ -76,8 +77,10 @@ def _prepare(services: Services, tenant: str, job: JobCreate, key: str, batch_id
     """`prepare` without the header probe, its errors labelled with the job's place in the batch."""
     try:
         return prepare(services, tenant, job, key, batch_id, probe=False)
+    except NotGranted as error:  # 403, not 422
+        raise NotGranted(f"{label}{error}") from None
     except InputError as error:
-        raise type(error)(f"{label}{error}") from None  # its kind (and HTTP status) kept
+        raise InputError(f"{label}{error}") from None
     except HTTPException as error:
         raise HTTPException(error.status_code, f"{label}{error.detail}", error.headers) from None
 

@@ -1,11 +1,12 @@
-"""The header probe of `service/submission.py` on partial objects: MP4 indexes at the end, and the
-fallback to the extension when a partial file cannot be probed."""
+"""The checks of `service/submission.py`: buckets that do not exist, and the header probe on partial
+objects (MP4 indexes at the end, the fallback to the extension when a partial file cannot be probed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from api_harness import ApiHarness
 from hdrtv.service.submission import SubmissionLimits, check_header, moov_tail_start
 from hdrtv.worker.control.errors import InputError
 from video_factory import write_audio_only, write_clip
@@ -27,6 +28,25 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         name: write_clip(folder / f"{name}.mp4", width=160, height=120, frames=100, color_trc=trc)
         for name, trc in (("sdr", None), ("hlg", "arib-std-b67"))
     }
+
+
+def test_a_bucket_that_does_not_exist_is_refused_at_submission(redis_server, s3_settings, bucket, tmp_path):
+    """The user's mistake, told at once (422): a missing output bucket would otherwise be found only
+    when the converted video is uploaded, and by then the job could not tell whose fault it was."""
+    api = ApiHarness.start(redis_server, s3_settings, bucket, tmp_path)
+    api.put_video("in/a.mp4")
+    headers = api.auth()
+    output, input_ = "s3://no-such-bucket-here/out/a.mkv", "s3://no-such-bucket-here/in/a.mp4"
+    for body, named in (
+        ({"input_uri": api.uri("in/a.mp4"), "output_uri": output}, output),
+        ({"input_uri": input_, "output_uri": api.uri("out/a.mkv")}, input_),
+    ):
+        response = api.client.post("/v1/jobs", json=body, headers=headers)
+        assert (response.status_code, response.json()["detail"]) == (422, f"{named}: no such bucket")
+    batch = {"jobs": [{"input_uri": api.uri("in/a.mp4"), "output_uri": output}]}
+    response = api.client.post("/v1/batches", json=batch, headers=headers)
+    assert (response.status_code, response.json()["detail"]) == (422, f"jobs[0]: {output}: no such bucket")
+    assert api.client.get("/v1/jobs", headers=headers).json()["items"] == []
 
 
 def test_the_index_after_the_media_data_is_found_in_the_head(clips, tmp_path):

@@ -1,17 +1,7 @@
-"""The object store goes away for a few seconds while a job is queued; the job still succeeds.
-
-Every part is a real process: redis-server, the API (`hdrtv serve`), a Celery worker (`hdrtv
-worker`) and a moto S3 server of this test's own on a fixed port, stopped and started again there.
-
-Deterministic design: the job is accepted while the store is up, then the store is stopped before
-any worker exists. The worker's `start_job` then fails on its first read (StorageUnavailable) and
-Celery retries it with exponential backoff (`JobTask`: base 2 s, jitter, 8 retries). Only after
-the worker's log shows that retry is moto started again on the same port; as moto keeps its state
-in memory, the bucket and the input object are created again, with the worker's whole process
-group stopped (SIGSTOP) meanwhile, so no retry can see the restarted store half populated (which
-would fail the job as a missing input: a user error, not retried). Nothing of the job lives in the
-store before `start_job` succeeds, so the restarted store holds all the job needs whatever retry
-attempt gets through.
+"""The object store fails under a running service, every part a real process: redis-server, the API
+(`hdrtv serve`), a Celery worker (`hdrtv worker`) and a moto S3 server of each test's own on a fixed
+port, stopped and started again there. A store that stops answering makes the API answer 503 within
+its timeouts; a store gone for a few seconds while a job is queued does not fail the job.
 """
 
 from __future__ import annotations
@@ -23,6 +13,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
+import servers
 from hdrtv.worker.control.job_store import JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.storage import ObjectStore
@@ -38,6 +30,15 @@ def moto(port: int, log: Path):
 
 
 def test_a_job_survives_the_object_store_being_briefly_unavailable(aws_credentials, tmp_path):
+    """Deterministic design: the job is accepted while the store is up, then the store is stopped
+    before any worker exists. The worker's `start_job` then fails on its first read
+    (StorageUnavailable) and Celery retries it with exponential backoff (`JobTask`: base 2 s, jitter,
+    8 retries). Only after the worker's log shows that retry is moto started again on the same port;
+    as moto keeps its state in memory, the bucket and the input object are created again, with the
+    worker's whole process group stopped (SIGSTOP) meanwhile, so no retry can see the restarted store
+    half populated (which would fail the job at once: a missing bucket or input is not retried).
+    Nothing of the job lives in the store before `start_job` succeeds, so the restarted store holds
+    all the job needs whatever retry attempt gets through."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     objects = ObjectStore.from_settings(Settings(s3_endpoint_url=url, s3_region="us-east-1", s3_addressing="path"))
@@ -78,3 +79,37 @@ def test_a_job_survives_the_object_store_being_briefly_unavailable(aws_credentia
             assert objects.exists(f"s3://{bucket}/out/out.mkv")
             assert list(objects.list(f"s3://{bucket}/{TEMP_DIR}/")) == []
             assert "StorageUnavailable" in log.read_text()
+
+
+def test_the_api_answers_503_within_seconds_while_the_store_does_not_answer(aws_credentials, tmp_path):
+    """A stopped store (SIGSTOP: its port still accepts connections, nothing answers) made /readyz and
+    POST /v1/jobs hang for two minutes; with the store's timeouts (here 1 s, as settings) both answer
+    503 within 3 attempts of that, and work again once the store does."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    objects = ObjectStore.from_settings(Settings(s3_endpoint_url=url))
+    clip = write_clip(tmp_path / "clip.mp4", width=32, height=32, frames=3)
+    timeouts = {"HDRTV_S3_CONNECT_TIMEOUT_S": "1", "HDRTV_S3_READ_TIMEOUT_S": "1"}
+    with (
+        moto(port, tmp_path / "moto.log") as store,
+        servers.hdrtv_api(tmp_path, url, "outage", **timeouts) as (api, key, _, _),
+        httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
+    ):
+        objects.client.create_bucket(Bucket="stopped")
+        objects.upload(clip, "s3://stopped/in/clip.mp4")
+        body = {"input_uri": "s3://stopped/in/clip.mp4", "output_uri": "s3://stopped/out/clip.mkv", "model": "bt2408"}
+        requests = {"readyz": lambda: client.get("/readyz"), "submit": lambda: client.post("/v1/jobs", json=body)}
+        assert [request().status_code for request in requests.values()] == [200, 202]
+        os.killpg(store.pid, signal.SIGSTOP)
+        try:
+            answers = {}
+            for name, request in requests.items():
+                start = time.monotonic()
+                answers[name] = request()
+                assert time.monotonic() - start < 10, name  # 3 x 1 s, and botocore's backoff (< 3 s)
+        finally:
+            os.killpg(store.pid, signal.SIGCONT)
+        assert [answer.status_code for answer in answers.values()] == [503, 503]
+        assert answers["readyz"].json()["checks"]["object_store"] == "failed: StorageUnavailable"
+        assert answers["submit"].json()["detail"] == "the object store is unavailable (StorageUnavailable); retry later"
+        assert [request().status_code for request in requests.values()] == [200, 202]

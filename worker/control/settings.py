@@ -55,6 +55,13 @@ class Settings(ConversionDefaults):
     max_request_bytes: int = Field(
         1 << 20, ge=1024, description="largest request body the API reads; larger ones are refused with 413"
     )
+    s3_connect_timeout_s: float = Field(3.0, gt=0, description="seconds to open a connection to the object store")
+    s3_read_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="seconds the object store may stay silent on a request; a request is tried 3 times, so an "
+        "API request to a store that does not answer fails (503) after about 3 times this",
+    )
 
     @model_validator(mode="after")
     def _conversion_defaults_go_together(self) -> Settings:

@@ -63,9 +63,9 @@ def fetch_source(objects: ObjectStore, root: Path, job: Job) -> Path:
 
 
 def discard(objects: ObjectStore, root: Path, job: Job) -> None:
-    """Remove the job's chunk files from the store and its local scratch folder."""
-    objects.delete_prefix(temp_prefix(objects, job))
+    """Remove the job's local scratch folder, then its chunk files from the store (which may fail)."""
     shutil.rmtree(root / job.id, ignore_errors=True)
+    objects.delete_prefix(temp_prefix(objects, job))
 
 
 def sweep(store: JobStore, root: Path) -> None:

@@ -14,6 +14,7 @@ or, for a cancelled job, from the first step that sees the cancellation.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from ..control.job_record import Job, JobPhase, JobStatus
 from ..control.job_store import JobStore
 from ..control.options import ConversionOptions, options_for_job, output_suffix
 from ..control.settings import Settings
-from ..control.storage import ObjectStore
+from ..control.storage import BucketNotFound, ObjectNotFound, ObjectStore
 from ..control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
 from ..formats import output_format
 from ..formats.static_metadata import MasteringDisplay
@@ -47,6 +48,7 @@ from .recovery import ASSEMBLY, chunk_step, heartbeat
 
 _PROBES_KEPT = 4
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +75,7 @@ def start_job(ctx: JobContext, job_id: str) -> None:
         return
     with _failing_on_input_error(ctx, job):
         check_granted(ctx, job)
+        _check_output_bucket(ctx, job)
         if job.chunks_total is None:
             _plan(ctx, job)
         job = _live_job(ctx, job_id)
@@ -158,12 +161,24 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
 
 
 def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
-    """Mark the job failed (unless already finished) and remove its files."""
+    """Mark the job failed (unless already finished), remove its files and call back. The record and
+    the callback come first: a clean-up the store refuses (its bucket gone, the store down) is logged
+    and leaves the chunk objects, rather than a failed job that nobody is told about."""
     job = ctx.store.get(job_id)
-    if job is not None:
-        ctx.store.set_status(job_id, JobStatus.FAILED, error_code=code, error_message=message)
+    if job is None:
+        return
+    ctx.store.set_status(job_id, JobStatus.FAILED, error_code=code, error_message=message)
+    try:
         discard(ctx.objects, ctx.scratch, job)
-        _schedule_callback(ctx, job_id)
+    except Exception:  # whatever the clean-up raises, the callback below must still be scheduled
+        log.exception("job %s: could not remove its temporary files", job_id)
+    _schedule_callback(ctx, job_id)
+
+
+def _check_output_bucket(ctx: JobContext, job: Job) -> None:
+    """BucketNotFound before the conversion rather than at the upload after it: the API saw the output's
+    bucket when it took the job, but the bucket may have gone while the job waited in the queue."""
+    ctx.objects.check_bucket(job.output_uri)
 
 
 def _plan(ctx: JobContext, job: Job) -> None:
@@ -249,13 +264,32 @@ def _enqueue_assembly_when_complete(ctx: JobContext, job_id: str) -> None:
 
 @contextmanager
 def _failing_on_input_error(ctx: JobContext, job: Job) -> Iterator[None]:
-    """Fail the job with the error's code (`invalid_input`, `forbidden`, `output_exists`) and line,
-    naming the input URI rather than the worker's copy."""
+    """Fail the job with the error's code (`_error_code`) and line, naming the input URI rather
+    than the worker's copy."""
     try:
         yield
     except InputError as error:
         message = str(error).replace(str(local_source(ctx.objects, ctx.scratch, job)), job.input_uri)
-        fail_job(ctx, job.id, error.code, message)
+        fail_job(ctx, job.id, _error_code(ctx, job, error), message)
+
+
+def _error_code(ctx: JobContext, job: Job, error: InputError) -> str:
+    """Whose fault a job's InputError is. The API saw both buckets and the input object when it took
+    the job, so once the job runs:
+
+    - `storage_unavailable`: a bucket is missing (deleted since, or the store lost its state, as a
+      store restarted empty does), or an object the job wrote itself (a chunk) is;
+    - the error's own code for anything else, the user's doing: `invalid_input` (the input object
+      removed after submission, an input that is no SDR video, refused access, bad options),
+      `forbidden` (outside the tenant's storage grants), `output_exists`.
+
+    A store that stays unreachable or answers 5xx through every retry is `storage_unavailable` too
+    (`tasks.failure`); a bucket the user names that does not exist is refused at submission (422).
+    """
+    lost = isinstance(error, BucketNotFound) or (
+        isinstance(error, ObjectNotFound) and error.uri != ctx.objects.parse(job.input_uri).uri
+    )
+    return "storage_unavailable" if lost else error.code
 
 
 def _probe(ctx: JobContext, job: Job) -> VideoInfo:

@@ -50,7 +50,10 @@ def context(app: CeleryApp) -> JobContext:
 
 
 def failure(error: BaseException) -> tuple[str, str]:
-    """(error_code, error_message) of a task that gave up."""
+    """(error_code, error_message) of a task that gave up; the object store's faults have a code of
+    their own (`storage_unavailable`, as `runner` gives a bucket that vanished)."""
+    if isinstance(error, StorageUnavailable):
+        return "storage_unavailable", f"the object store stayed unreachable through every retry: {error}"
     if isinstance(error, TRANSIENT):
         return "unavailable", f"a service stayed unreachable through every retry: {error}"
     if isinstance(error, SoftTimeLimitExceeded):

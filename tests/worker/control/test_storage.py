@@ -2,6 +2,8 @@
 
 import ast
 import os
+import pickle
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 import servers
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.settings import Settings
-from hdrtv.worker.control.storage import ObjectNotFound, ObjectStore, StorageUnavailable
+from hdrtv.worker.control.storage import BucketNotFound, ObjectNotFound, ObjectStore, StorageUnavailable
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[3]
@@ -111,13 +113,37 @@ def test_read_range_reads_only_the_bytes_asked_for(object_store, bucket, tmp_pat
 
 def test_missing_objects_and_buckets_are_named(object_store, bucket):
     uri = f"s3://{bucket}/no/such.mkv"
-    with pytest.raises(ObjectNotFound, match=f"^{uri}: no such object$"):
+    with pytest.raises(ObjectNotFound, match=f"^{uri}: no such object$") as caught:
         object_store.head(uri)
+    assert not isinstance(caught.value, BucketNotFound) and caught.value.uri == uri
     with pytest.raises(ObjectNotFound, match=uri):
         object_store.read_range(uri, 0, 10)
     assert not object_store.exists(uri)
-    with pytest.raises(ObjectNotFound, match="s3://no-such-bucket-here/a: no such bucket"):
+    with pytest.raises(BucketNotFound, match="s3://no-such-bucket-here/a: no such bucket"):
         object_store.read_range("s3://no-such-bucket-here/a", 0, 10)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)  # as Celery's pool sends it
+
+
+def test_a_bucket_deleted_is_told_from_a_missing_object(object_store, bucket, tmp_path):
+    """A HEAD's 404 has no body to say which is missing; the store asks the bucket, so the job runner
+    can tell a vanished bucket (the store's fault) from a missing input (the user's)."""
+    uri = f"s3://{bucket}/in/a.mkv"
+    object_store.upload(write(tmp_path / "a.mkv", b"a"), uri)
+    object_store.check_bucket(uri)
+    object_store.delete(uri)
+    object_store.client.delete_bucket(Bucket=bucket)
+    operations = [
+        lambda: object_store.head(uri),
+        lambda: object_store.download(uri, tmp_path / "b.mkv"),
+        lambda: object_store.upload(tmp_path / "a.mkv", uri),
+        lambda: list(object_store.list(f"s3://{bucket}/in/")),
+        lambda: object_store.check_bucket(uri),
+    ]
+    for call in operations:
+        with pytest.raises(BucketNotFound, match=f"^s3://{bucket}/in/(a.mkv)?: no such bucket$"):
+            call()
+    assert not object_store.exists(uri)
+    ObjectStore.from_settings(Settings(allow_file_uris=True)).check_bucket((tmp_path / "new" / "a.mkv").as_uri())
 
 
 def test_list_follows_pages_in_key_order(s3_settings, bucket, tmp_path):
@@ -238,6 +264,19 @@ def test_the_readiness_check_of_an_unreachable_store_fails_fast_as_unavailable(a
     with pytest.raises(StorageUnavailable, match="object store unreachable"):
         store.check_reachable()
     assert time.monotonic() - start < 5
+
+
+def test_a_store_that_does_not_answer_fails_within_its_timeouts(aws_credentials):
+    """A store that accepts connections but never answers (stopped, overloaded) fails as unavailable
+    after the settings' read timeout on each of the 3 attempts, not boto3's minute."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts nor answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        store = ObjectStore.from_settings(Settings(s3_endpoint_url=url, s3_read_timeout_s=0.5))
+        for call in (lambda: store.head("s3://bucket/a.mkv"), store.check_reachable):
+            start = time.monotonic()
+            with pytest.raises(StorageUnavailable, match="object store unreachable .*Read timeout"):
+                call()
+            assert 1.5 <= time.monotonic() - start < 6  # 3 x 0.5 s, and botocore's backoff (< 3 s)
 
 
 def test_virtual_addressing_puts_the_bucket_in_the_host_name(aws_credentials):

@@ -4,6 +4,7 @@ Enqueued tasks go to a list that `drain` runs in order, in this process, as work
 """
 
 import json
+import logging
 import subprocess
 import uuid
 
@@ -11,13 +12,15 @@ import pytest
 from hdrtv.worker.control.job_store import Job, JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
-from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK
+from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
 from hdrtv.worker.jobs import runner as job_runner
 from hdrtv.worker.jobs.files import scratch_root, temp_prefix
+from hdrtv.worker.jobs.tasks import failure
 from servers import free_port, grant_every_bucket
 from video_factory import write_clip
 
 FRAMES, CHUNK_FRAMES = 24, 8  # three chunks
+CALLBACK = "https://hooks.example.com/hdrtv"
 STEPS = {CONVERT_CHUNK: job_runner.convert_chunk, ASSEMBLE_JOB: job_runner.assemble_job}
 
 
@@ -42,10 +45,11 @@ def ctx(redis_server, object_store, s3_settings, tmp_path):
     return context
 
 
-def submit(ctx, bucket, source, **fields):
+def submit(ctx, bucket, source, output_bucket=None, **fields):
     input_uri = f"s3://{bucket}/in/{source.name}"
     ctx.objects.upload(source, input_uri)
-    job = Job(tenant="acme", input_uri=input_uri, output_uri=f"s3://{bucket}/out/hdr.mp4", model="bt2408", **fields)
+    output_uri = f"s3://{output_bucket or bucket}/out/hdr.mp4"
+    job = Job(tenant="acme", input_uri=input_uri, output_uri=output_uri, model="bt2408", **fields)
     ctx.store.create(job)
     return job
 
@@ -155,19 +159,94 @@ def test_a_missing_input_or_an_unknown_option_fails_the_job(ctx, bucket, clip):
     missing = Job(tenant="acme", input_uri=f"s3://{bucket}/nothing.mp4", output_uri=f"s3://{bucket}/o.mkv")
     ctx.store.create(missing)
     job_runner.start_job(ctx, missing.id)
-    assert ctx.store.get(missing.id).error_message == f"{missing.input_uri}: no such object"
+    failed = ctx.store.get(missing.id)
+    assert (failed.error_code, failed.error_message) == ("invalid_input", f"{missing.input_uri}: no such object")
     odd = submit(ctx, bucket, clip, options={"colour": "blue"})
     job_runner.start_job(ctx, odd.id)
     assert ctx.store.get(odd.id).error_message == "unknown options: colour"
 
 
 def test_an_unreachable_store_raises_for_a_retry_and_keeps_the_job(ctx, bucket, clip):
-    job = submit(ctx, bucket, clip)
+    job = submit(ctx, bucket, clip, callback_url=CALLBACK)
     down = Settings(s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
     ctx.objects = ObjectStore.from_settings(down)
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailable) as caught:
         job_runner.start_job(ctx, job.id)
-    assert ctx.store.get(job.id).status == JobStatus.RUNNING
+    assert not ctx.store.get(job.id).status.terminal
+    # The task's retries run out: the store's fault has its code, and the job fails and calls back
+    # although the clean-up cannot reach the store either.
+    code, message = failure(caught.value)
+    job_runner.fail_job(ctx, job.id, code, message)
+    failed = ctx.store.get(job.id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "storage_unavailable")
+    assert "object store unreachable" in failed.error_message
+    assert ctx.queue == [(DELIVER_CALLBACK, [job.id])]
+
+
+@pytest.fixture
+def other_bucket(object_store, bucket):
+    """A second bucket, which a test deletes while the other stays."""
+    name = f"{bucket}-2"
+    object_store.client.create_bucket(Bucket=name)
+    return name
+
+
+def delete_bucket(objects, bucket):
+    """Delete the bucket as S3 allows: its objects first."""
+    for uri in list(objects.list(f"s3://{bucket}/")):
+        objects.delete(uri)
+    objects.client.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize("gone", ["output", "input"])
+def test_a_bucket_gone_before_the_job_starts_fails_it_at_once_as_the_stores_fault(
+    ctx, bucket, other_bucket, clip, gone
+):
+    """The API saw both buckets when it took the job: one missing now is the store's fault, found
+    before any conversion (the output's before the input is even fetched), and the client is told."""
+    if gone == "output":
+        job = submit(ctx, bucket, clip, output_bucket=other_bucket, callback_url=CALLBACK)
+        missing = job.output_uri
+    else:
+        job = submit(ctx, other_bucket, clip, output_bucket=bucket, callback_url=CALLBACK)
+        missing = job.input_uri
+    delete_bucket(ctx.objects, other_bucket)
+    job_runner.start_job(ctx, job.id)
+    failed = ctx.store.get(job.id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "storage_unavailable")
+    assert failed.error_message == f"{missing}: no such bucket"
+    assert ctx.queue == [(DELIVER_CALLBACK, [job.id])]
+    assert list(ctx.scratch.iterdir()) == []
+    if gone == "output":
+        assert ctx.probes == {}
+
+
+@pytest.mark.parametrize("gone", ["bucket", "chunks"])
+def test_what_the_job_wrote_vanishing_mid_job_fails_it_as_the_stores_fault_and_calls_back(
+    ctx, bucket, other_bucket, clip, gone, caplog
+):
+    """The output's bucket deleted (or only the chunk objects lost) once the chunks are converted: the
+    assembly fails the job as `storage_unavailable`; the clean-up of the chunks then fails on the
+    missing bucket, and yet the failure is recorded and the callback scheduled."""
+    job = submit(ctx, bucket, clip, output_bucket=other_bucket, callback_url=CALLBACK)
+    job_runner.start_job(ctx, job.id)
+    while ctx.queue[0][0] == CONVERT_CHUNK:
+        job_runner.convert_chunk(ctx, *ctx.queue.pop(0)[1])
+    assert ctx.queue == [(ASSEMBLE_JOB, [job.id])]
+    if gone == "bucket":
+        delete_bucket(ctx.objects, other_bucket)
+    else:
+        ctx.objects.delete_prefix(temp_prefix(ctx.objects, job))
+    with caplog.at_level(logging.ERROR, logger=job_runner.__name__):
+        job_runner.assemble_job(ctx, *ctx.queue.pop(0)[1])
+    failed = ctx.store.get(job.id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "storage_unavailable")
+    first_chunk = f"{temp_prefix(ctx.objects, job)}chunk00000.mp4"
+    assert failed.error_message == f"{first_chunk}: no such " + ("bucket" if gone == "bucket" else "object")
+    assert ctx.queue == [(DELIVER_CALLBACK, [job.id])]
+    assert list(ctx.scratch.iterdir()) == []
+    not_removed = [r for r in caplog.records if r.getMessage() == f"job {job.id}: could not remove its temporary files"]
+    assert len(not_removed) == (gone == "bucket")
 
 
 def test_a_job_outside_its_tenants_grants_fails_at_start_whatever_its_record_says(ctx, bucket, clip):

@@ -3,10 +3,11 @@ request to the backend of the URI's scheme (`ObjectBackend`); only the backends 
 Import from here: the modules are how the package is built, not what it offers."""
 
 from .backend import Direction, ObjectBackend, TransferCallback
-from .object_refs import ObjectInfo, ObjectNotFound, ObjectRef, StorageUnavailable
+from .object_refs import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectRef, StorageUnavailable
 from .object_store import ObjectStore
 
 __all__ = [
+    "BucketNotFound",
     "Direction",
     "ObjectBackend",
     "ObjectInfo",

@@ -1,10 +1,10 @@
 """What a storage backend implements, so that `ObjectStore` can hand it work whatever the store is.
 
 `ObjectStore` parses URIs and applies the policy once, for every backend; a backend only moves
-bytes for parsed references and reports its failures as the store's own errors (`ObjectNotFound`
-and other `InputError`s, `StorageUnavailable`), never as its library's. A new kind of store (GCS,
-Azure Blob) is one class that satisfies `ObjectBackend` plus one entry in `ObjectStore`'s backends
-by URI scheme; nothing outside this package learns its library.
+bytes for parsed references and reports its failures as the store's own errors (`ObjectNotFound`,
+`BucketNotFound` and other `InputError`s, `StorageUnavailable`), never as its library's. A new
+kind of store (GCS, Azure Blob) is one class that satisfies `ObjectBackend` plus one entry in
+`ObjectStore`'s backends by URI scheme; nothing outside this package learns its library.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ class ObjectBackend(Protocol):
 
     def delete_prefix(self, ref: ObjectRef) -> int:
         """Remove every object whose key starts with `ref.key`; returns how many."""
+        ...
+
+    def check_bucket(self, ref: ObjectRef) -> None:
+        """Return when the reference's bucket exists; BucketNotFound when it does not."""
         ...
 
     def check_reachable(self, buckets: Set[str]) -> None:

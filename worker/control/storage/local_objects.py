@@ -33,9 +33,9 @@ class LocalObjects:
         try:
             status = os.stat(ref.key)
         except (FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFound(f"{ref.uri}: no such file") from None
+            raise ObjectNotFound(ref.uri, "no such file") from None
         if not stat.S_ISREG(status.st_mode):
-            raise ObjectNotFound(f"{ref.uri}: not a regular file")
+            raise ObjectNotFound(ref.uri, "not a regular file")
         return ObjectInfo(size=status.st_size, etag=f"{status.st_mtime_ns:x}-{status.st_size:x}")
 
     def read_range(self, ref: ObjectRef, start: int, length: int) -> bytes:
@@ -68,6 +68,9 @@ class LocalObjects:
             Path(path).unlink(missing_ok=True)
         return len(paths)
 
+    def check_bucket(self, ref: ObjectRef) -> None:
+        """Nothing to check: file URIs name no bucket, and an upload makes the folders it needs."""
+
     def check_reachable(self, buckets: Set[str]) -> None:
         """Nothing to reach: the disk is this process's own, and file URIs name no buckets."""
 
@@ -84,7 +87,7 @@ def _open(ref: ObjectRef) -> BinaryIO:
     try:
         return open(ref.key, "rb")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        raise ObjectNotFound(f"{ref.uri}: no such file") from None
+        raise ObjectNotFound(ref.uri, "no such file") from None
 
 
 def _paths(ref: ObjectRef) -> list[str]:

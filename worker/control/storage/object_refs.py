@@ -21,7 +21,23 @@ _MAX_KEY_BYTES = 1024
 
 
 class ObjectNotFound(InputError):
-    """The URI names no object (or its bucket does not exist)."""
+    """The URI names no object (or its bucket does not exist); `uri` is the one not found, so callers can
+    tell whose object is missing."""
+
+    def __init__(self, uri: str, reason: str = "no such object") -> None:
+        super().__init__(uri, reason)  # both in `args`, so the error pickles
+        self.uri = uri
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.args[1]}"
+
+
+class BucketNotFound(ObjectNotFound):
+    """The URI's bucket does not exist: the user's mistake when they name it, the store's fault once the
+    API has seen the bucket and taken the job (deleted since, or the store lost its state)."""
+
+    def __init__(self, uri: str, reason: str = "no such bucket") -> None:
+        super().__init__(uri, reason)
 
 
 class StorageUnavailable(Exception):

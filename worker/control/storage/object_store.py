@@ -5,7 +5,9 @@ them against the settings' policy (allowed buckets, file URIs on or off) and han
 backend of the URI's scheme (`S3Objects`, `LocalObjects`: see `backend.ObjectBackend`), so the
 policy is applied once and a new store is one backend more. Failures come out as:
 
-- `InputError` (bad URI, bucket not allowed, access denied) and its `ObjectNotFound`: the user's to fix;
+- `InputError` (bad URI, bucket not allowed, access denied) and its `ObjectNotFound` and
+  `BucketNotFound`: the user's to fix when the user named what is missing (the job runner tells
+  which missing things are the store's fault: `worker/jobs/runner.py`);
 - `StorageUnavailable` (store down, timing out, 5xx, throttling): transient, retry with backoff.
 
 Downloads and uploads are whole or absent: a download writes a temporary file beside the target
@@ -48,8 +50,7 @@ class ObjectStore:
         cls, settings: Settings, *, multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD, page_size: int = 1000
     ) -> ObjectStore:
         """The store the settings describe; uploads above `multipart_threshold` bytes go in parts of that size."""
-        client = s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_addressing)
-        s3 = S3Objects(client, multipart_threshold=multipart_threshold, page_size=page_size)
+        s3 = S3Objects(s3_client(settings), multipart_threshold=multipart_threshold, page_size=page_size)
         backends = {"s3": s3, "file": LocalObjects()}
         return cls(backends, allowed_buckets=settings.allowed_buckets, allow_file_uris=settings.allow_file_uris)
 
@@ -67,6 +68,12 @@ class ObjectStore:
         """InputError unless the settings allow the bucket (all buckets when the list is empty)."""
         if ref.scheme == "s3" and self._allowed_buckets and ref.bucket not in self._allowed_buckets:
             raise InputError(f"{ref.uri}: bucket {ref.bucket!r} is not one this service may use")
+
+    def check_bucket(self, uri: str) -> None:
+        """BucketNotFound unless the URI's bucket exists (file URIs name none); one cheap request, so a
+        missing bucket is found before work that would end in writing to it."""
+        ref = self._ref(uri)
+        self._backend(ref).check_bucket(ref)
 
     def check_reachable(self) -> None:
         """Return when every backend answers for the allowed buckets (S3: HEAD each, or list the buckets

@@ -1,8 +1,9 @@
 """botocore's failures, sorted into what the caller can act on.
 
-Missing objects and buckets become `ObjectNotFound`, refused access an `InputError` (the user's
-bucket policy); a store that is down, slow or throttling becomes `StorageUnavailable`, which tasks
-retry with backoff. Anything else (bad credentials configuration, our own bugs) passes unchanged.
+Missing objects become `ObjectNotFound` and missing buckets `BucketNotFound`, refused access an
+`InputError` (the user's bucket policy); a store that is down, slow, silent past the read timeout
+or throttling becomes `StorageUnavailable`, which tasks retry with backoff. Anything else (bad
+credentials configuration, our own bugs) passes unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.exceptions import RetriesExceededError
 
 from ..errors import InputError
-from .object_refs import ObjectNotFound, StorageUnavailable
+from .object_refs import BucketNotFound, ObjectNotFound, StorageUnavailable
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 # Codes S3 and its look-alikes send for "try later", some with a 4xx status (or none: DeleteObjects).
@@ -27,7 +28,8 @@ _TRANSPORT = (BotoConnectionError, HTTPClientError, IncompleteReadError, Retries
 
 @contextmanager
 def translated(uri: str) -> Iterator[None]:
-    """Re-raise the store's errors inside the block as ObjectNotFound, InputError or StorageUnavailable."""
+    """Re-raise the store's errors inside the block as ObjectNotFound (BucketNotFound), InputError or
+    StorageUnavailable."""
     try:
         yield
     except (BotoCoreError, ClientError, S3UploadFailedError, RetriesExceededError) as error:
@@ -46,11 +48,12 @@ def _translate(error: Exception, uri: str) -> Exception | None:
         return None
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    # HeadBucket's 404 has no body, so no code to tell a missing bucket from a missing object.
+    # A HEAD's 404 has no body, so no code to tell a missing bucket from a missing object: HeadBucket's
+    # is the bucket's; HeadObject's may be either (`S3Objects` asks the bucket then).
     if code == "NoSuchBucket" or (status == 404 and error.operation_name == "HeadBucket"):
-        return ObjectNotFound(f"{uri}: no such bucket")
+        return BucketNotFound(uri)
     if code in _NOT_FOUND or status == 404:
-        return ObjectNotFound(f"{uri}: no such object")
+        return ObjectNotFound(uri)
     if status == 403 or code == "AccessDenied":
         return InputError(f"{uri}: access denied ({code})")
     if code in _TRY_LATER or status == 429 or status >= 500:

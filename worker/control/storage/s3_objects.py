@@ -1,9 +1,11 @@
 """Objects in an S3-compatible store (AWS, MinIO, Ceph, moto) through one boto3 client.
 
 Credentials come from boto3's usual chain (environment, shared files, instance roles); the
-endpoint, region and addressing style from the settings. Retries are botocore's standard mode
-with few attempts and a short connect timeout, so a store that is down fails within seconds as
-`StorageUnavailable` and the Celery task retries later with its own, longer backoff.
+endpoint, region, addressing style and timeouts from the settings. Retries are botocore's standard
+mode with few attempts, each bounded by the connect and read timeouts (a few seconds), so a store
+that is down or does not answer (stopped, overloaded) fails within seconds as `StorageUnavailable`:
+the API answers 503 rather than hanging, and the Celery task retries later with its own, longer
+backoff.
 
 Transfers are counted from botocore's events on the client, so every request is seen: ranged
 reads and each part of a multipart transfer.
@@ -12,9 +14,9 @@ reads and each part of a multipart transfer.
 from __future__ import annotations
 
 from collections.abc import Iterator, Set
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -22,28 +24,27 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ..settings import Settings
 from .backend import TransferCallback
-from .object_refs import ObjectInfo, ObjectRef
+from .object_refs import BucketNotFound, ObjectInfo, ObjectNotFound, ObjectRef
 from .s3_errors import translated
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 64 * MiB  # also the part size; s3transfer grows it past 10,000 parts
 _RETRIES = {"mode": "standard", "max_attempts": 3}
-_CONNECT_TIMEOUT_S = 3
-_READ_TIMEOUT_S = 30
 _DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
-def s3_client(endpoint_url: str | None, region: str, addressing: Literal["path", "virtual"]) -> BaseClient:
-    """A client of its own session (boto3's default session is shared process state)."""
+def s3_client(settings: Settings) -> BaseClient:
+    """A client of the settings' store, of its own session (boto3's default session is shared process state)."""
     config = Config(
-        region_name=region,
-        s3={"addressing_style": addressing},
+        region_name=settings.s3_region,
+        s3={"addressing_style": settings.s3_addressing},
         retries=_RETRIES,
-        connect_timeout=_CONNECT_TIMEOUT_S,
-        read_timeout=_READ_TIMEOUT_S,
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    return boto3.session.Session().client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
 
 
 class S3Objects:
@@ -59,7 +60,7 @@ class S3Objects:
         self._page_size = page_size
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
-        with translated(ref.uri):
+        with self._telling_the_bucket(ref):
             response = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
         return ObjectInfo(size=response["ContentLength"], etag=response["ETag"].strip('"'))
 
@@ -77,7 +78,7 @@ class S3Objects:
                 return body.read()
 
     def download_to(self, ref: ObjectRef, file: BinaryIO) -> None:
-        with translated(ref.uri):
+        with self._telling_the_bucket(ref):  # s3transfer HEADs the object first
             self.client.download_fileobj(ref.bucket, ref.key, file, Config=self._transfer)
 
     def upload(self, path: Path, ref: ObjectRef) -> None:
@@ -104,11 +105,14 @@ class S3Objects:
                     raise ClientError({"Error": error}, "DeleteObjects")
         return len(keys)
 
+    def check_bucket(self, ref: ObjectRef) -> None:
+        with translated(ref.uri):
+            self.client.head_bucket(Bucket=ref.bucket)
+
     def check_reachable(self, buckets: Set[str]) -> None:
         """HEAD each bucket, or list the buckets when `buckets` is empty (any bucket allowed)."""
         for bucket in sorted(buckets):
-            with translated(f"s3://{bucket}/"):
-                self.client.head_bucket(Bucket=bucket)
+            self.check_bucket(ObjectRef("s3", bucket, ""))
         if not buckets:
             with translated("s3://"):
                 self.client.list_buckets()
@@ -126,6 +130,17 @@ class S3Objects:
         self.client.meta.events.register("after-call.s3.GetObject", downloaded)
         for operation in ("PutObject", "UploadPart"):
             self.client.meta.events.register(f"before-send.s3.{operation}", uploading)
+
+    @contextmanager
+    def _telling_the_bucket(self, ref: ObjectRef) -> Iterator[None]:
+        """`translated`, with a HeadObject's bodiless 404 told apart: BucketNotFound when the bucket is gone."""
+        try:
+            with translated(ref.uri):
+                yield
+        except ObjectNotFound as error:
+            if not isinstance(error, BucketNotFound):
+                self.check_bucket(ref)
+            raise
 
     def _keys(self, ref: ObjectRef) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
