@@ -52,6 +52,12 @@ class Settings(ConversionDefaults):
     )
     api_host: str = Field("127.0.0.1")
     api_port: int = Field(8000)
+    janitor_interval_s: float = Field(
+        3600.0, gt=0, description="how often one CPU worker looks for temporary objects of jobs that ended or are gone"
+    )
+    janitor_min_age_s: float = Field(
+        86400.0, ge=0, description="such temporary objects are removed once seen so for this long (a safety margin)"
+    )
 
     @model_validator(mode="after")
     def _conversion_defaults_go_together(self) -> Settings:
