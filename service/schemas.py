@@ -126,7 +126,10 @@ class JobPublic(BaseModel):
     id: str
     batch_id: str | None
     status: JobStatus
-    phase: JobPhase | None
+    phase: JobPhase | None = Field(
+        description="what a running job is doing; null while queued and once succeeded, where a failed or "
+        "cancelled job stopped"
+    )
     input_uri: str
     output_uri: str
     model: str

@@ -1,6 +1,7 @@
 """`hdrtv worker`: a Celery worker of the job tasks, with its Prometheus metrics on a port and, on
-CPU queues, the sweeper of lost steps (`recovery`). Its settings come from HDRTV_* and are checked
-before anything starts: workers sign the callbacks, so production refuses the default key here too."""
+CPU queues, the sweeper of lost steps and orphaned temporary objects (`recovery`). Its settings come
+from HDRTV_* and are checked before anything starts: workers sign the callbacks, so production
+refuses the default key here too."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def _worker(args: argparse.Namespace) -> None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
         from hdrtv.worker.control.celery_app import make_app, send
         from hdrtv.worker.control.job_store import JobStore
+        from hdrtv.worker.control.storage import ObjectStore
         from hdrtv.worker.control.task_names import CPU_QUEUE
         from hdrtv.worker.jobs import task_metrics
         from hdrtv.worker.jobs.recovery import Sweeper
@@ -31,8 +33,9 @@ def _worker(args: argparse.Namespace) -> None:
         queues = [queue.strip() for queue in args.queues.split(",")]
         if args.metrics_port is not None:
             task_metrics.serve(args.metrics_port, args.metrics_host, app, queues)
-        if CPU_QUEUE in queues:  # re-enqueues the steps of workers that died
-            Sweeper(JobStore.from_url(settings.redis_url), partial(send, app), settings).start()
+        if CPU_QUEUE in queues:  # re-enqueues the steps of workers that died, removes orphaned temporary objects
+            store, objects = JobStore.from_url(settings.redis_url), ObjectStore.from_settings(settings)
+            Sweeper(store, objects, partial(send, app), settings).start()
         argv = ["worker", "--queues", args.queues, "--pool", "prefork", "--loglevel", args.log_level]
         argv += [] if args.concurrency is None else ["--concurrency", str(args.concurrency)]
         app.worker_main(argv)

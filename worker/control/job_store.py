@@ -101,14 +101,14 @@ class JobStore:
         self,
         job_id: str,
         status: JobStatus,
-        phase: JobPhase | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
         **fields: Any,
     ) -> bool:
-        """Move a job to `status` (and set the given fields); False when it is gone or already final."""
+        """Move a job to `status` (and set the given fields: `phase=None` clears the phase); False when
+        it is gone or already final."""
         status = JobStatus(status)
-        extra = {"phase": phase, "error_code": error_code, "error_message": error_message}
+        extra = {"error_code": error_code, "error_message": error_message}
         fields.update({k: v for k, v in extra.items() if v is not None})
         tenant, output_uri = self.redis.hmget(self._key("job", job_id), ["tenant", "output_uri"])
         if tenant is None:

@@ -62,6 +62,12 @@ class Settings(ConversionDefaults):
         description="seconds the object store may stay silent on a request; a request is tried 3 times, so an "
         "API request to a store that does not answer fails (503) after about 3 times this",
     )
+    janitor_interval_s: float = Field(
+        3600.0, gt=0, description="how often one CPU worker looks for temporary objects of jobs that ended or are gone"
+    )
+    janitor_min_age_s: float = Field(
+        86400.0, ge=0, description="such temporary objects are removed once seen so for this long (a safety margin)"
+    )
 
     @model_validator(mode="after")
     def _conversion_defaults_go_together(self) -> Settings:

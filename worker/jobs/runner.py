@@ -43,8 +43,8 @@ from ..media.probe import VideoInfo, probe, refuse_hdr
 from ..media.scenes import detect_shot_starts
 from ..pipeline import convert_chunk as convert_chunk_frames
 from . import callbacks
-from .files import chunk_uri, discard, fetch, fetch_source, job_dir, local_source
-from .recovery import ASSEMBLY, chunk_step, heartbeat
+from .files import chunk_uri, discard, fetch, fetch_source, job_dir, local_source, remember_temp_root
+from .recovery import ASSEMBLY, START, chunk_step, heartbeat
 
 _PROBES_KEPT = 4
 T = TypeVar("T")
@@ -151,8 +151,13 @@ def assemble_job(ctx: JobContext, job_id: str) -> None:
             "assemble_s": assembled - started,
             "upload_s": time.monotonic() - assembled,
         }
-        succeeded = ctx.store.set_status(
-            job_id, JobStatus.SUCCEEDED, output_format=fmt.name, output_metadata=fmt.summary(written), timings=timings
+        succeeded = ctx.store.set_status(  # no phase: nothing is in progress
+            job_id,
+            JobStatus.SUCCEEDED,
+            phase=None,
+            output_format=fmt.name,
+            output_metadata=fmt.summary(written),
+            timings=timings,
         )
         if not succeeded:
             ctx.objects.delete(job.output_uri)  # cancelled during the upload: leave no output behind
@@ -182,23 +187,27 @@ def _check_output_bucket(ctx: JobContext, job: Job) -> None:
 
 
 def _plan(ctx: JobContext, job: Job) -> None:
-    started = time.monotonic()
-    ctx.store.set_status(job.id, JobStatus.RUNNING, phase=JobPhase.PROBING)
-    options = options_for_job(ctx.settings, job.model, job.options)
-    _output_suffix(ctx, job)
-    info = _probe(ctx, job)
-    refuse_hdr(info, options.force)
-    radius = _model_call(options, converter_radius)
-    shot_starts = detect_shot_starts(decode_frames(info))
-    chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, radius)
-    ctx.store.set_plan(job.id, {"shot_starts": shot_starts, "chunks": [chunk.to_dict() for chunk in chunks]})
-    ctx.store.update(
-        job.id,
-        phase=JobPhase.CONVERTING,
-        frames_total=info.frame_count,
-        chunks_total=len(chunks),
-        timings={"prepare_s": time.monotonic() - started},
-    )
+    """Probe the source, find its shots and plan its chunks: the job's start step, beating (the
+    beat comes first, so that a sweeper never sees the job running without it)."""
+    with heartbeat(ctx.store, job.id, START, ctx.settings.heartbeat_ttl_s):
+        started = time.monotonic()
+        ctx.store.set_status(job.id, JobStatus.RUNNING, phase=JobPhase.PROBING)
+        options = options_for_job(ctx.settings, job.model, job.options)
+        _output_suffix(ctx, job)
+        remember_temp_root(ctx.store, ctx.objects, job)
+        info = _probe(ctx, job)
+        refuse_hdr(info, options.force)
+        radius = _model_call(options, converter_radius)
+        shot_starts = detect_shot_starts(decode_frames(info))
+        chunks = plan_chunks(info.frame_count, shot_starts, options.chunk_frames, radius)
+        ctx.store.set_plan(job.id, {"shot_starts": shot_starts, "chunks": [chunk.to_dict() for chunk in chunks]})
+        ctx.store.update(
+            job.id,
+            phase=JobPhase.CONVERTING,
+            frames_total=info.frame_count,
+            chunks_total=len(chunks),
+            timings={"prepare_s": time.monotonic() - started},
+        )
 
 
 def _check_output_absent(ctx: JobContext, job: Job) -> None:

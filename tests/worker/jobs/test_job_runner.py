@@ -83,6 +83,7 @@ def test_a_job_runs_to_an_hdr10_output_and_leaves_nothing_behind(ctx, bucket, cl
 
     done = ctx.store.get(job.id)
     assert done.status == JobStatus.SUCCEEDED, done.error_message
+    assert done.phase is None, "nothing is in progress"
     assert (done.frames_total, done.frames_done, done.chunks_total, done.chunks_done) == (FRAMES, FRAMES, 3, 3)
     assert done.output_format == "hdr10"
     assert done.output_metadata["transfer"] == "smpte2084"
