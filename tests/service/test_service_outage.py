@@ -6,6 +6,7 @@ its timeouts; a store gone for a few seconds while a job is queued does not fail
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -97,8 +98,12 @@ def test_the_api_answers_503_within_seconds_while_the_store_does_not_answer(aws_
     ):
         objects.client.create_bucket(Bucket="stopped")
         objects.upload(clip, "s3://stopped/in/clip.mp4")
-        body = {"input_uri": "s3://stopped/in/clip.mp4", "output_uri": "s3://stopped/out/clip.mkv", "model": "bt2408"}
-        requests = {"readyz": lambda: client.get("/readyz"), "submit": lambda: client.post("/v1/jobs", json=body)}
+        outputs = (f"s3://stopped/out/clip{n}.mkv" for n in itertools.count())  # one job writes an output
+        body = {"input_uri": "s3://stopped/in/clip.mp4", "model": "bt2408"}
+        requests = {
+            "readyz": lambda: client.get("/readyz"),
+            "submit": lambda: client.post("/v1/jobs", json=body | {"output_uri": next(outputs)}),
+        }
         assert [request().status_code for request in requests.values()] == [200, 202]
         os.killpg(store.pid, signal.SIGSTOP)
         try:
