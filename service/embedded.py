@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdrtv.worker.control.grants import EVERY_BUCKET, MODES, Grants
+from hdrtv.worker.control.grants import EVERY_BUCKET, Grants
 from hdrtv.worker.control.settings import Settings
 
 TENANT = "local"
@@ -76,9 +76,8 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
     api = create_app(settings)  # refuses default secrets in production
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     key = ApiKeys(client).create(TENANT)
-    for mode in MODES:  # one local user: every file it can reach, and any bucket
-        for prefix in ("file:///", EVERY_BUCKET):
-            Grants(client).grant(TENANT, mode, prefix)
+    for prefix in ("file:///", EVERY_BUCKET):  # one local user: every file it can reach, and any bucket
+        Grants(client).grant_both(TENANT, prefix)
     config = uvicorn.Config(api, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hdrtv-api", daemon=True)

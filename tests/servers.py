@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import redis
-from hdrtv.worker.control.grants import EVERY_BUCKET, MODES, Grants
+from hdrtv.worker.control.grants import EVERY_BUCKET, Grants
 
 # Dummy credentials, and no shared config files or profile: tests never reach a real account.
 # The `hdrtv` command of this interpreter's environment.
@@ -191,6 +191,4 @@ def hdrtv_worker(
 
 def grant_every_bucket(client: redis.Redis, tenant: str, prefix: str = "hdrtv") -> None:
     """Let `tenant` read and write every bucket (tests whose subject is not the storage grants)."""
-    grants = Grants(client, prefix)
-    for mode in MODES:
-        grants.grant(tenant, mode, EVERY_BUCKET)
+    Grants(client, prefix).grant_both(tenant, EVERY_BUCKET)

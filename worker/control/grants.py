@@ -48,7 +48,8 @@ def grant_prefix(text: str) -> str:
 
 
 class Grants:
-    """Read, change and check the storage grants of tenants."""
+    """Read, change and check the storage grants of tenants; `client` decodes responses, as the
+    job store's does (`decode_responses=True`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "hdrtv") -> None:
         self.redis = client
@@ -63,20 +64,24 @@ class Grants:
         self.redis.sadd(self._key(tenant, mode), stored)
         return stored
 
+    def grant_both(self, tenant: str, prefix: str) -> None:
+        """Let `tenant` read and write under `prefix`."""
+        for mode in MODES:
+            self.grant(tenant, mode, prefix)
+
     def revoke(self, tenant: str, mode: Mode, prefix: str) -> bool:
         """Take a grant back; False if the tenant did not have it."""
         return self.redis.srem(self._key(tenant, mode), grant_prefix(prefix)) == 1
 
     def of(self, tenant: str) -> dict[Mode, list[str]]:
         """The tenant's grants by mode, sorted."""
-        return {mode: sorted(_text(p) for p in self.redis.smembers(self._key(tenant, mode))) for mode in MODES}
+        return {mode: sorted(self.redis.smembers(self._key(tenant, mode))) for mode in MODES}
 
     def check(self, tenant: str, mode: Mode, ref: ObjectRef) -> None:
         """NotGranted unless `ref` (an object or a prefix, parsed by the store) lies under one of
         the tenant's grants of `mode`."""
-        prefixes = {_text(p) for p in self.redis.smembers(self._key(tenant, mode))}
         uri = ref.uri
-        if not any(_under(uri, ref, prefix) for prefix in prefixes):
+        if not any(_under(uri, ref, prefix) for prefix in self.redis.smembers(self._key(tenant, mode))):
             raise NotGranted(f"{uri}: tenant {tenant!r} may not {mode} there (no storage grant covers it)")
 
     def check_transfer(self, tenant: str, source: ObjectRef, target: ObjectRef) -> None:
@@ -87,7 +92,3 @@ class Grants:
 
 def _under(uri: str, ref: ObjectRef, prefix: str) -> bool:
     return ref.scheme == "s3" if prefix == EVERY_BUCKET else uri.startswith(prefix)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
