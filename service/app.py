@@ -34,7 +34,6 @@ from .api_keys import ApiKeys
 from .api_metrics import ApiMetrics, MetricsMiddleware
 from .routes import batches, health, jobs, prometheus
 from .services import Services
-from .submission import SubmissionLimits
 
 REDIS_TIMEOUT_S = 5
 MAX_LISTED_PROBLEMS = 5  # of a 422's validation errors (a batch of 1000 bad jobs has thousands)
@@ -55,7 +54,6 @@ def create_app(
     *,
     objects: ObjectStore | None = None,
     enqueue: Callable[[Job], None] | None = None,
-    limits: SubmissionLimits | None = None,
 ) -> FastAPI:
     """The API for `settings` (default: the environment's); the keywords replace its parts."""
     settings = settings or get_settings()
@@ -71,7 +69,6 @@ def create_app(
         keys=ApiKeys(client),
         grants=Grants(client, job_store.prefix),
         enqueue=enqueue or celery_enqueue(settings),
-        limits=limits or SubmissionLimits(),
         metrics=ApiMetrics(),
     )
 

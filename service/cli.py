@@ -12,7 +12,7 @@ import sys
 from hdrtv.model.options import one_line
 from pydantic import ValidationError
 
-from .commands import dataset, evaluate, jobs, keys, model, serve, training, video, worker
+from .commands import dataset, evaluate, intake_bench, jobs, keys, model, serve, training, video, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_parsers(commands)
     model.add_parsers(commands)
     serve.add_parsers(commands)
+    intake_bench.add_parsers(commands)
     keys.add_parsers(commands)
     jobs.add_parsers(commands)
     worker.add_parsers(commands)

@@ -24,7 +24,7 @@ ConverterName = ConversionOptions.model_fields["model"].annotation
 
 class JobOptions(fields_model("JobOptionFields", JOB_FIELDS + ("overwrite",), optional=JOB_FIELDS)):
     """A job's options (`options.JOB_FIELDS`, declared once in `ConversionOptions`); those left
-    out take the service's configured defaults; `overwrite` concerns the submission's checks."""
+    out take the service's configured defaults; `overwrite` lets the job replace an object at its output."""
 
     model_config = ConfigDict(extra="forbid")
 

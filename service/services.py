@@ -20,7 +20,6 @@ from hdrtv.worker.control.storage import ObjectStore
 
 from .api_keys import ApiKeys
 from .api_metrics import ApiMetrics
-from .submission import SubmissionLimits
 
 # Job and batch ids are uuid4 hex; anything else could name another kind of Redis key.
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -41,11 +40,11 @@ class Services:
     keys: ApiKeys
     grants: Grants
     enqueue: Callable[[Job], None]  # queues the job's first task
-    limits: SubmissionLimits
     metrics: ApiMetrics
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """Async, as it does no I/O: FastAPI runs a sync dependency on its thread pool (a hop per request)."""
     return request.app.state.services
 
 

@@ -20,7 +20,6 @@ import redis
 from fastapi.testclient import TestClient
 from hdrtv.service.app import create_app
 from hdrtv.service.services import Services
-from hdrtv.service.submission import SubmissionLimits
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.task_names import CPU_QUEUE
 from servers import grant_every_bucket
@@ -45,11 +44,10 @@ class ApiHarness:
         s3: Settings,
         bucket: str,
         tmp_path: Path,
-        limits: SubmissionLimits = SubmissionLimits(),
         **settings: object,
     ) -> ApiHarness:
         """The app on `redis_url` (job records and broker) and the store of `s3`, `settings` overriding."""
-        app = create_app(s3.model_copy(update={"redis_url": redis_url, **settings}), limits=limits)
+        app = create_app(s3.model_copy(update={"redis_url": redis_url, **settings}))
         return cls(TestClient(app), app.state.services, bucket, tmp_path, uuid.uuid4().hex[:8])
 
     def tenant(self, name: str) -> str:

@@ -3,8 +3,8 @@
 A batch is idempotent by content: its idempotency key is the hash of its body, and each of its
 jobs gets a key derived from that hash and the job's place (its index, or its input URI for a
 prefix batch). Sending the same batch again within 24 hours returns the same batch and jobs and
-queues only objects that were not there before. Batches are checked as single jobs are, except
-for the header probe, which the worker does (a prefix may hold thousands of objects).
+queues only objects that were not there before. Each job is checked as a single job is; a prefix
+batch lists the prefix, the one request to the store intake makes.
 """
 
 from __future__ import annotations
@@ -29,14 +29,24 @@ from ..schemas import (
     error_responses,
 )
 from ..services import AppServices, JsonRoute, Services, well_formed_id
-from ..submission import VIDEO_SUFFIXES, suffix
-from .intake import IDEMPOTENCY_TTL_S, Intake, body_hash, check_capacity, check_granted, commit, prepare
+from .intake import (
+    IDEMPOTENCY_TTL_S,
+    Intake,
+    body_hash,
+    check_capacity,
+    check_granted,
+    check_output_free,
+    commit,
+    prepare,
+)
 
 router = APIRouter(
     prefix="/v1/batches", tags=["batches"], route_class=JsonRoute, responses=error_responses(401, 422, 503)
 )
 
 MAX_BATCH_JOBS = 1000
+# What a prefix batch takes for video: the suffixes of the containers FFmpeg reads that video comes in.
+VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts .mxf .mpg .mpeg .wmv .flv .3gp .y4m".split())
 
 
 @router.post(
@@ -74,9 +84,12 @@ def get_batch(batch_id: str, tenant: CurrentTenant, services: AppServices) -> Ba
 
 
 def _prepare(services: Services, tenant: str, job: JobCreate, key: str, batch_id: str, label: str = "") -> Intake:
-    """`prepare` without the header probe, its errors labelled with the job's place in the batch."""
+    """`prepare` and a free output, its errors labelled with the job's place in the batch."""
     try:
-        return prepare(services, tenant, job, key, batch_id, probe=False)
+        intake = prepare(services, tenant, job, key, batch_id)
+        if intake.new:
+            check_output_free(services, job.output_uri)
+        return intake
     except NotGranted as error:  # 403, not 422
         raise NotGranted(f"{label}{error}") from None
     except InputError as error:
@@ -95,9 +108,9 @@ def _prefix_jobs(services: Services, body: BatchPrefixCreate) -> list[JobCreate]
     settings = body.model_dump(include=set(JobSettings.model_fields))
     jobs: dict[str, JobCreate] = {}
     for uri in objects.list(body.input_prefix):
-        if suffix(uri) not in VIDEO_SUFFIXES:
-            continue
         relative = PurePosixPath(objects.parse(uri).key[len(source.key) :])
+        if relative.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
         if relative.suffix.lower() not in OUTPUT_SUFFIXES:
             relative = relative.with_suffix(".mkv")
         output = target.with_key(target.key + str(relative)).uri

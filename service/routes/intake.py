@@ -1,5 +1,10 @@
 """From an accepted body to a stored, queued job: idempotency keys, the checks, the tenant's limit.
 
+Intake answers at once: it checks the request (the URIs' form, the tenant's grants, the output's
+reservation, the tenant's limit) and never asks the object store anything. Whether the input is
+there and is SDR video, and whether the output is free, the job's start step finds out on a
+worker; a problem there fails the job with its error and its callback.
+
 An idempotency key reserves a job id for 24 hours together with the hash of the body that came
 with it. The same key with the same body gets the job made under that id; with another body, a
 409. A request whose checks failed leaves the id reserved but no job stored, so a retry with the
@@ -16,15 +21,15 @@ import uuid
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
+from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.job_record import Job, JobStatus
 from hdrtv.worker.control.job_store import JobExists, OutputReserved
-from hdrtv.worker.control.options import job_options
+from hdrtv.worker.control.options import job_options, output_suffix
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from ..schemas import JobCreate
 from ..services import Services
-from ..submission import check_job
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 log = logging.getLogger(__name__)
@@ -43,9 +48,7 @@ def body_hash(body: BaseModel) -> str:
     return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-def prepare(
-    services: Services, tenant: str, body: JobCreate, key: str | None, batch_id: str | None = None, probe: bool = True
-) -> Intake:
+def prepare(services: Services, tenant: str, body: JobCreate, key: str | None, batch_id: str | None = None) -> Intake:
     """The job an earlier request with `key` made, or a new job once every check has passed."""
     job_id = uuid.uuid4().hex
     if key is not None:
@@ -58,10 +61,8 @@ def prepare(
             earlier = services.jobs.get(job_id)
             if earlier is not None:
                 return Intake(earlier, new=False)
+    check_uris(services, body.input_uri, body.output_uri)
     check_granted(services, tenant, body.input_uri, body.output_uri)
-    if services.jobs.output_writer(body.output_uri) is not None:  # `commit` decides a race atomically
-        raise _output_in_use(body.output_uri)
-    check_job(services.objects, body, services.limits, probe=probe)
     job = Job(
         id=job_id,
         tenant=tenant,
@@ -79,14 +80,32 @@ def prepare(
     return Intake(job, new=True)
 
 
+def check_uris(services: Services, input_uri: str, output_uri: str) -> None:
+    """InputError naming the URI at fault: a scheme, bucket or output container the service does
+    not take, or an output that would replace the input."""
+    for uri in (input_uri, output_uri):
+        services.objects.check_bucket_allowed(services.objects.parse(uri))
+    output_suffix(output_uri)
+    if input_uri == output_uri:
+        raise InputError(f"{output_uri}: the output would overwrite the input")
+
+
 def check_granted(services: Services, tenant: str, source: str, target: str) -> None:
     """403 unless the tenant may read `source` and write `target` (objects or batch prefixes);
     before anything asks the store about them, so the answer is the same whether they exist."""
     services.grants.check_transfer(tenant, services.objects.parse(source), services.objects.parse(target))
 
 
+def check_output_free(services: Services, uri: str) -> None:
+    """409 when an active job writes the output `uri`. Only for checking a whole batch before any
+    of its jobs is stored: `commit` refuses a taken output atomically."""
+    if services.jobs.output_writer(uri) is not None:
+        raise _output_in_use(uri)
+
+
 def check_capacity(services: Services, tenant: str, new_jobs: int) -> None:
-    """429 unless the tenant may have `new_jobs` more active jobs (checked early, enforced by `commit`)."""
+    """429 unless the tenant may have `new_jobs` more active jobs. Only for checking a whole batch
+    before any of its jobs is stored: `commit` enforces the limit atomically."""
     limit = services.settings.max_queued_jobs_per_tenant
     active = services.jobs.count_active(tenant)
     if new_jobs and active + new_jobs > limit:

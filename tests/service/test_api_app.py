@@ -60,9 +60,11 @@ def test_an_unreachable_broker_fails_the_job_and_answers_503(redis_server, s3_se
     assert job["status"] == "failed" and job["error"]["code"] == "enqueue_failed"
 
 
-def test_an_unreachable_object_store_answers_503(redis_server, s3_settings, bucket, tmp_path):
+def test_an_unreachable_object_store_answers_503_to_a_prefix_batch(redis_server, s3_settings, bucket, tmp_path):
+    """Listing the prefix is the one request intake makes to the store (single jobs make none)."""
     s3 = s3_settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
     api = ApiHarness.start(redis_server, s3, bucket, tmp_path)
-    response = api.client.post("/v1/jobs", json=api.job_body("in/a.mp4"), headers=api.auth())
+    body = {"input_prefix": api.uri("in/"), "output_prefix": api.uri("out/")}
+    response = api.client.post("/v1/batches", json=body, headers=api.auth())
     assert response.status_code == 503 and "object store is unavailable" in response.json()["detail"]
     assert response.headers["Retry-After"]

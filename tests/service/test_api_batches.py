@@ -43,10 +43,10 @@ def test_a_prefix_batch_makes_one_job_per_video_and_is_not_duplicated_when_sent_
 def test_a_batch_of_listed_jobs_is_all_or_nothing_and_counts_its_jobs_by_status(api):
     api.put("in/a.mp4", b"video bytes")
     headers = api.auth()
-    jobs = [api.job_body("in/a.mp4", "out/a.mkv"), api.job_body("in/missing.mp4", "out/b.mkv")]
+    jobs = [api.job_body("in/a.mp4", "out/a.mkv"), api.job_body("in/a.mp4", "out/b.avi")]
     refused = api.client.post("/v1/batches", json={"jobs": jobs}, headers=headers)
     assert refused.status_code == 422 and refused.json()["detail"].startswith("jobs[1]: ")
-    assert "missing.mp4: input object not found" in refused.json()["detail"]
+    assert "out/b.avi: the output must be .mkv or .mp4" in refused.json()["detail"]
     assert api.client.get("/v1/jobs", headers=headers).json()["items"] == []
 
     jobs[1] = api.job_body("in/a.mp4", "out/b.mkv")
@@ -63,7 +63,7 @@ def test_a_batch_of_listed_jobs_is_all_or_nothing_and_counts_its_jobs_by_status(
     [
         ({"input_prefix": "in/", "output_prefix": "in/hdr/"}, 422, "the output prefix lies under the input prefix"),
         ({"input_prefix": "empty/", "output_prefix": "out/"}, 422, "no video objects under this prefix"),
-        ({"input_prefix": "in/", "output_prefix": "done/"}, 409, "done/a.mkv: the output exists"),
+        ({"input_prefix": "in/", "output_prefix": "busy/"}, 409, "busy/a.mkv: another job is writing this output"),
         ({"input_prefix": "many/", "output_prefix": "out/"}, 429, "limit is 5"),
         ({"jobs": []}, 422, "at least 1 item"),
         ({"input_prefix": "in/", "output_prefix": "out/", "jobs": []}, 422, "jobs"),
@@ -71,12 +71,13 @@ def test_a_batch_of_listed_jobs_is_all_or_nothing_and_counts_its_jobs_by_status(
 )
 def test_bad_batches_are_refused_whole(api, body, status, message):
     api.put("in/a.mov", b"video bytes")
-    api.put("done/a.mkv", b"converted before")
     for i in range(6):
         api.put(f"many/{i}.mp4", b"video bytes")
+    writer = api.client.post("/v1/jobs", json=api.job_body("other.mp4", "busy/a.mkv"), headers=api.auth("rival"))
+    assert writer.status_code == 202, writer.text
     body = {k: api.uri(v) if k.endswith("prefix") else v for k, v in body.items()}
     headers = api.auth()
     response = api.client.post("/v1/batches", json=body, headers=headers)
     assert response.status_code == status, response.text
-    assert message.replace("done/", api.uri("done/")) in response.text
+    assert message.replace("busy/", api.uri("busy/")) in response.text
     assert api.client.get("/v1/jobs", headers=headers).json()["items"] == []

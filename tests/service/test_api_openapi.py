@@ -53,8 +53,9 @@ def test_each_route_declares_every_status_it_answers_with_the_body_it_answers(ap
         return response.json()
 
     api.put_video("in/a.mp4")
-    api.put("out/taken.mkv", b"done before")
     acme, other = api.auth("acme"), api.auth("other")
+    writer = api.client.post("/v1/jobs", headers=api.auth("writer"), json=api.job_body("in/a.mp4", "out/taken.mkv"))
+    assert writer.status_code == 202, writer.text  # holds out/taken.mkv while active
     json_body = {"Content-Type": "application/json"}
     for method, template in sorted(routes):
         if template.startswith("/v1/"):
@@ -88,15 +89,15 @@ def test_each_route_declares_every_status_it_answers_with_the_body_it_answers(ap
     check(403, "POST", "/v1/batches", headers=ungranted, json={"jobs": [api.job_body("in/a.mp4", "out/d.mkv")]})
     prefixes = {"input_prefix": api.uri("in/"), "output_prefix": api.uri("out/")}
     check(403, "POST", "/v1/batches", headers=ungranted, json=prefixes)
-    check(422, "POST", "/v1/jobs", headers=other, json=api.job_body("in/missing.mp4"))
-    check(422, "POST", "/v1/batches", headers=other, json={"jobs": [api.job_body("in/missing.mp4")]})
+    check(422, "POST", "/v1/jobs", headers=other, json=api.job_body("in/a.mp4", "out/a.avi"))
+    check(422, "POST", "/v1/batches", headers=other, json={"jobs": [api.job_body("in/a.mp4", "out/a.avi")]})
 
     assert answered == routes
     assert "HTTPValidationError" not in openapi["components"]["schemas"]  # FastAPI's list-form 422
 
 
 # Every check that compares an answer with the document; not `positive_data_acceptance` (a request
-# the schema allows may still name a missing object: 422) nor `negative_data_rejection` (unknown
+# the schema allows may still be refused: a URI outside the tenant's grants, 403) nor `negative_data_rejection` (unknown
 # query parameters are ignored by design; 413 is a rejection it does not count).
 CONFORMANCE = [
     checks.not_a_server_error,

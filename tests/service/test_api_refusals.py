@@ -66,11 +66,3 @@ def test_a_callback_url_with_credentials_is_refused_and_never_echoed(api, creden
         "/v1/jobs", json=api.job_body("in/a.mp4", callback_url="https://hooks.example.com/done"), headers=headers
     )
     assert accepted.status_code == 202 and accepted.json()["callback_url"] == "https://hooks.example.com/done"
-
-
-def test_a_text_file_given_as_the_input_is_refused_as_not_a_video(api):
-    """FFmpeg reads .nfo, .asc, .ans ... files as ANSI art, a paletted "video" the probe called RGB."""
-    uri = api.put("in/notes.nfo", b"shopping list: milk, eggs\n" * 10)
-    response = api.client.post("/v1/jobs", json=api.job_body("in/notes.nfo"), headers=api.auth())
-    assert response.status_code == 422
-    assert response.json() == {"detail": f"{uri}: not a video but a text file (FFmpeg would draw it as ASCII/ANSI art)"}

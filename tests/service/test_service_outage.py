@@ -84,8 +84,9 @@ def test_a_job_survives_the_object_store_being_briefly_unavailable(aws_credentia
 
 def test_the_api_answers_503_within_seconds_while_the_store_does_not_answer(aws_credentials, tmp_path):
     """A stopped store (SIGSTOP: its port still accepts connections, nothing answers) made /readyz and
-    POST /v1/jobs hang for two minutes; with the store's timeouts (here 1 s, as settings) both answer
-    503 within 3 attempts of that, and work again once the store does."""
+    submissions hang for two minutes. With the store's timeouts (here 1 s, as settings) /readyz and a
+    prefix batch (which lists the store) answer 503 within 3 attempts of that, and work again once
+    the store does; a single job, which intake takes without asking the store, is accepted throughout."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     objects = ObjectStore.from_settings(Settings(s3_endpoint_url=url))
@@ -98,12 +99,14 @@ def test_the_api_answers_503_within_seconds_while_the_store_does_not_answer(aws_
     ):
         objects.client.create_bucket(Bucket="stopped")
         objects.upload(clip, "s3://stopped/in/clip.mp4")
-        outputs = (f"s3://stopped/out/clip{n}.mkv" for n in itertools.count())  # one job writes an output
-        body = {"input_uri": "s3://stopped/in/clip.mp4", "model": "bt2408"}
+        outputs = (f"s3://stopped/out{n}/" for n in itertools.count())  # one active job writes an output
         requests = {
             "readyz": lambda: client.get("/readyz"),
-            "submit": lambda: client.post("/v1/jobs", json=body | {"output_uri": next(outputs)}),
+            "batch": lambda: client.post(
+                "/v1/batches", json={"input_prefix": "s3://stopped/in/", "output_prefix": next(outputs)}
+            ),
         }
+        single = {"input_uri": "s3://stopped/in/clip.mp4", "model": "bt2408"}
         assert [request().status_code for request in requests.values()] == [200, 202]
         os.killpg(store.pid, signal.SIGSTOP)
         try:
@@ -112,9 +115,11 @@ def test_the_api_answers_503_within_seconds_while_the_store_does_not_answer(aws_
                 start = time.monotonic()
                 answers[name] = request()
                 assert time.monotonic() - start < 10, name  # 3 x 1 s, and botocore's backoff (< 3 s)
+            taken = client.post("/v1/jobs", json=single | {"output_uri": next(outputs) + "clip.mkv"})
+            assert taken.status_code == 202, taken.text  # a store request would have been a 503
         finally:
             os.killpg(store.pid, signal.SIGCONT)
         assert [answer.status_code for answer in answers.values()] == [503, 503]
         assert answers["readyz"].json()["checks"]["object_store"] == "failed: StorageUnavailable"
-        assert answers["submit"].json()["detail"] == "the object store is unavailable (StorageUnavailable); retry later"
+        assert answers["batch"].json()["detail"] == "the object store is unavailable (StorageUnavailable); retry later"
         assert [request().status_code for request in requests.values()] == [200, 202]

@@ -42,6 +42,9 @@ class Settings(ConversionDefaults):
     )
     callback_timeout_s: float = Field(10.0, gt=0, description="connect and read timeout of one callback request")
     max_queued_jobs_per_tenant: int = Field(1000, ge=1)
+    max_input_bytes: int = Field(
+        1 << 40, ge=1, description="larger inputs fail their job before a byte is fetched (workers' scratch space)"
+    )
     chunk_time_limit_s: int = Field(3600, ge=60, description="hard limit of one chunk task")
     heartbeat_ttl_s: int = Field(
         45, ge=2, description="a running chunk or assembly whose heartbeat is this old counts as lost"

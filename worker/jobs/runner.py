@@ -1,7 +1,8 @@
 """The steps of a conversion job as plain functions: `tasks.py` runs them under Celery, tests call
 them directly.
 
-`start_job` (CPU) fetches and probes the source, finds shots and plans chunks, then enqueues one
+`start_job` (CPU) checks the job's objects (the API took it without asking the store), fetches
+and probes the source, finds shots and plans chunks, then enqueues one
 `convert_chunk` per chunk (GPU); the step that records the last chunk enqueues `assemble_job`
 (CPU), which joins the chunks with the source's audio and subtitles, uploads the output and marks
 the job succeeded. Every step looks its job up first and stops when it is gone or finished, and
@@ -75,7 +76,6 @@ def start_job(ctx: JobContext, job_id: str) -> None:
         return
     with _failing_on_input_error(ctx, job):
         check_granted(ctx, job)
-        _check_output_bucket(ctx, job)
         if job.chunks_total is None:
             _plan(ctx, job)
         job = _live_job(ctx, job_id)
@@ -180,20 +180,37 @@ def fail_job(ctx: JobContext, job_id: str, code: str, message: str) -> None:
     _schedule_callback(ctx, job_id)
 
 
-def _check_output_bucket(ctx: JobContext, job: Job) -> None:
-    """BucketNotFound before the conversion rather than at the upload after it: the API saw the output's
-    bucket when it took the job, but the bucket may have gone while the job waited in the queue."""
-    ctx.objects.check_bucket(job.output_uri)
+def _check_objects(ctx: JobContext, job: Job) -> None:
+    """What the API does not ask the store when it takes a job (it answers at once): the input is
+    there, neither empty nor over `max_input_bytes`; the output's bucket exists (found now rather
+    than at the upload after the conversion) and nothing is at the output unless the job may
+    replace it. Before a byte is fetched. A bucket missing here is the user's mistake, so its
+    InputError drops the BucketNotFound type that `_error_code` reads as the store's fault."""
+    try:
+        size = ctx.objects.head(job.input_uri).size
+        ctx.objects.check_bucket(job.output_uri)
+        occupied = not job.overwrite and ctx.objects.exists(job.output_uri)
+    except BucketNotFound as error:
+        raise InputError(str(error)) from None
+    if size == 0:
+        raise InputError(f"{job.input_uri}: empty object (0 bytes)")
+    if size > ctx.settings.max_input_bytes:
+        raise InputError(
+            f"{job.input_uri}: {size} bytes, over the limit of {ctx.settings.max_input_bytes} (HDRTV_MAX_INPUT_BYTES)"
+        )
+    if occupied:
+        raise OutputExists(f"{job.output_uri}: the output exists; submit again with options.overwrite to replace it")
 
 
 def _plan(ctx: JobContext, job: Job) -> None:
-    """Probe the source, find its shots and plan its chunks: the job's start step, beating (the
-    beat comes first, so that a sweeper never sees the job running without it)."""
+    """Check the job's objects, probe the source, find its shots and plan its chunks: the job's start
+    step, beating (the beat comes first, so that a sweeper never sees the job running without it)."""
     with heartbeat(ctx.store, job.id, START, ctx.settings.heartbeat_ttl_s):
         started = time.monotonic()
         ctx.store.set_status(job.id, JobStatus.RUNNING, phase=JobPhase.PROBING)
         options = options_for_job(ctx.settings, job.model, job.options)
         _output_suffix(ctx, job)
+        _check_objects(ctx, job)
         remember_temp_root(ctx.store, ctx.objects, job)
         info = _probe(ctx, job)
         refuse_hdr(info, options.force)
@@ -283,17 +300,17 @@ def _failing_on_input_error(ctx: JobContext, job: Job) -> Iterator[None]:
 
 
 def _error_code(ctx: JobContext, job: Job, error: InputError) -> str:
-    """Whose fault a job's InputError is. The API saw both buckets and the input object when it took
-    the job, so once the job runs:
+    """Whose fault a job's InputError is. The start step saw both buckets and the input object
+    (`_check_objects`, which reports a missing bucket as the user's), so after it:
 
     - `storage_unavailable`: a bucket is missing (deleted since, or the store lost its state, as a
       store restarted empty does), or an object the job wrote itself (a chunk) is;
     - the error's own code for anything else, the user's doing: `invalid_input` (the input object
-      removed after submission, an input that is no SDR video, refused access, bad options),
+      missing or removed, an input that is no SDR video, refused access, bad options),
       `forbidden` (outside the tenant's storage grants), `output_exists`.
 
     A store that stays unreachable or answers 5xx through every retry is `storage_unavailable` too
-    (`tasks.failure`); a bucket the user names that does not exist is refused at submission (422).
+    (`tasks.failure`).
     """
     lost = isinstance(error, BucketNotFound) or (
         isinstance(error, ObjectNotFound) and error.uri != ctx.objects.parse(job.input_uri).uri
