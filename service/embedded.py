@@ -76,8 +76,11 @@ def start(data_dir: Path, host: str, port: int, log_level: str) -> Embedded:
     api = create_app(settings)  # refuses default secrets in production
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     key = ApiKeys(client).create(TENANT)
+    grants = Grants(client)
     for prefix in ("file:///", EVERY_BUCKET):  # one local user: every file it can reach, and any bucket
-        Grants(client).grant_both(TENANT, prefix)
+        grants.grant_both(TENANT, prefix)
+    for receivers in ("http://", "https://"):  # and any receiver of callbacks
+        grants.grant(TENANT, "callback", receivers)
     config = uvicorn.Config(api, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hdrtv-api", daemon=True)

@@ -153,7 +153,7 @@ def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Ite
             **settings,
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        create = [HDRTV, "keys", "create", tenant, "--read", "s3://", "--write", "s3://"]
+        create = [HDRTV, "keys", "create", tenant, "--read", "s3://", "--write", "s3://", "--callback", "http://"]
         key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
         api = f"http://127.0.0.1:{free_port()}"
         serve = [HDRTV, "serve", "--port", api.rsplit(":", 1)[1], "--log-level", "warning"]
@@ -190,5 +190,9 @@ def hdrtv_worker(
 
 
 def grant_every_bucket(client: redis.Redis, tenant: str, prefix: str = "hdrtv") -> None:
-    """Let `tenant` read and write every bucket (tests whose subject is not the storage grants)."""
-    Grants(client, prefix).grant_both(tenant, EVERY_BUCKET)
+    """Let `tenant` read and write every bucket and call back to any http(s) receiver (tests whose
+    subject is not the grants)."""
+    grants = Grants(client, prefix)
+    grants.grant_both(tenant, EVERY_BUCKET)
+    for receivers in ("http://", "https://"):
+        grants.grant(tenant, "callback", receivers)

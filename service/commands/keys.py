@@ -1,5 +1,5 @@
 """`hdrtv keys create|revoke|grant|ungrant|grants`: the API keys of tenants, kept (hashed) in the
-settings' Redis, and the storage grants of tenants (`hdrtv.worker.control.grants`)."""
+settings' Redis, and the storage and callback grants of tenants (`hdrtv.worker.control.grants`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hdrtv.worker.control.settings import get_settings
 
 def _keys(args: argparse.Namespace) -> None:
     import redis
-    from hdrtv.worker.control.grants import Grants
+    from hdrtv.worker.control.grants import MODES, Grants
 
     from ..api_keys import ApiKeys
 
@@ -24,7 +24,7 @@ def _keys(args: argparse.Namespace) -> None:
             return
         if args.action == "create":
             keys.check_tenant(args.tenant)
-        for mode in ("read", "write"):
+        for mode in MODES:
             for prefix in getattr(args, mode, None) or ():
                 if args.action == "ungrant":
                     if not grants.revoke(args.tenant, mode, prefix):
@@ -49,6 +49,12 @@ def _grant_flags(parser: argparse.ArgumentParser, verb: str) -> None:
             help=f"{verb} {mode} access under PREFIX (s3://bucket/, s3://bucket/folder/, s3:// for every bucket); "
             "repeatable",
         )
+    parser.add_argument(
+        "--callback",
+        action="append",
+        metavar="URL_PREFIX",
+        help=f"{verb} callbacks to URLs under URL_PREFIX (https://hooks.example.com/, https:// for any); repeatable",
+    )
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -59,12 +65,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     _grant_flags(create, "also grant TENANT")
     revoke = actions.add_parser("revoke", help="make KEY stop working")
     revoke.add_argument("key")
-    grant = actions.add_parser("grant", help="let TENANT's jobs read or write under prefixes; prints its grants")
+    grant = actions.add_parser(
+        "grant", help="let TENANT's jobs read or write under prefixes, or call back there; prints its grants"
+    )
     grant.add_argument("tenant")
     _grant_flags(grant, "grant")
     ungrant = actions.add_parser("ungrant", help="take grants back (jobs not yet started stop); prints the rest")
     ungrant.add_argument("tenant")
     _grant_flags(ungrant, "take back")
-    listing = actions.add_parser("grants", help="print TENANT's storage grants")
+    listing = actions.add_parser("grants", help="print TENANT's storage and callback grants")
     listing.add_argument("tenant")
     keys.set_defaults(run=_keys)

@@ -1,7 +1,7 @@
 """From an accepted body to a stored, queued job: idempotency keys, the checks, the tenant's limit.
 
-Intake answers at once: it checks the request (the URIs' form, the tenant's grants, the output's
-reservation, the tenant's limit) and never asks the object store anything. Whether the input is
+Intake answers at once: it checks the request (the URIs' form, the tenant's storage and callback
+grants, the output's reservation, the tenant's limit) and never asks the object store anything. Whether the input is
 there and is SDR video, and whether the output is free, the job's start step finds out on a
 worker; a problem there fails the job with its error and its callback.
 
@@ -63,6 +63,8 @@ def prepare(services: Services, tenant: str, body: JobCreate, key: str | None, b
                 return Intake(earlier, new=False)
     check_uris(services, body.input_uri, body.output_uri)
     check_granted(services, tenant, body.input_uri, body.output_uri)
+    if body.callback_url is not None:
+        services.grants.check_callback(tenant, str(body.callback_url))
     job = Job(
         id=job_id,
         tenant=tenant,

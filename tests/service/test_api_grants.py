@@ -82,18 +82,43 @@ def test_hdrtv_keys_grants_and_takes_back_prefixes(api, monkeypatch, capsys):
     get_settings.cache_clear()
     tenant, inputs, outputs = api.tenant("cli"), api.uri("cli/in/"), api.uri("cli/out/")
     try:
-        assert main(["keys", "create", tenant, "--read", inputs, "--write", outputs]) == 0
+        hooks = "https://Hooks.Example.com/hdrtv/"
+        assert main(["keys", "create", tenant, "--read", inputs, "--write", outputs, "--callback", hooks]) == 0
         key = capsys.readouterr().out.strip()
-        assert api.services.grants.of(tenant) == {"read": [inputs], "write": [outputs]}
+        granted = {"read": [inputs], "write": [outputs], "callback": ["https://hooks.example.com/hdrtv/"]}
+        assert api.services.grants.of(tenant) == granted
         api.put_video("cli/in/a.mp4")
-        body = api.job_body("cli/in/a.mp4", "cli/out/a.mkv")
+        body = api.job_body("cli/in/a.mp4", "cli/out/a.mkv", callback_url="https://hooks.example.com/hdrtv/done")
         headers = {"Authorization": f"Bearer {key}"}
         assert api.client.post("/v1/jobs", json=body, headers=headers).status_code == 202
         assert main(["keys", "ungrant", tenant, "--write", outputs]) == 0
-        assert capsys.readouterr().out == f"read: {inputs}\nwrite: (none)\n"
+        assert capsys.readouterr().out == f"read: {inputs}\nwrite: (none)\ncallback: {granted['callback'][0]}\n"
+        assert main(["keys", "grant", tenant, "--callback", "ftp://hooks.example.com/"]) == 2
+        assert "a callback grant is an http(s) URL prefix" in capsys.readouterr().err
         body = api.job_body("cli/in/a.mp4", "cli/out/b.mkv")
         assert api.client.post("/v1/jobs", json=body, headers=headers).status_code == 403
         assert main(["keys", "grant", tenant, "--write", api.uri("cli/out")]) == 2  # not a prefix
         assert "a grant is a prefix ending in '/'" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("https://hooks.example.com/a/done", 202),
+        ("https://HOOKS.example.com/a/done?job=1", 202),
+        ("https://hooks.example.com/b/done", 403),
+        ("https://hooks.example.com.attacker.io/a/done", 403),
+        ("http://hooks.example.com/a/done", 403),
+    ],
+)
+def test_a_callback_url_must_lie_under_the_tenants_callback_grants(api, url, status):
+    tenant = api.tenant("hooked")
+    api.services.grants.grant_both(tenant, api.uri(""))
+    api.services.grants.grant(tenant, "callback", "https://hooks.example.com/a/")
+    headers = {"Authorization": f"Bearer {api.services.keys.create(tenant)}"}
+    response = api.client.post("/v1/jobs", json=api.job_body("in/a.mp4", callback_url=url), headers=headers)
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert response.json()["detail"].endswith("may not send callbacks there (no callback grant covers it)")

@@ -7,8 +7,10 @@ and refuse old timestamps (replays).
 
 A 2xx answer delivers, 410 gives up, anything else (other statuses, connection errors) is retried
 after `RETRY_DELAYS_S`: 30 s doubling up to one hour, then hourly, 31 attempts over about 24 h.
-URLs that resolve to private, loopback or link-local addresses are refused (no requests into our
-own network) unless `allow_private_callbacks`; the request goes to the address that was checked.
+URLs outside the tenant's callback grants are not sent to (checked at each attempt, with the
+grants Redis holds then). URLs that resolve to private, loopback or link-local addresses are
+refused (no requests into our own network) unless `allow_private_callbacks`; the request goes to
+the address that was checked.
 The job's `callback` field shows the delivery: state (pending, delivered, failed), attempts,
 last_status, last_error, delivered_at, next_attempt_at.
 """
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..control.grants import Grants, NotGranted
 from ..control.job_record import Job
 from ..control.job_store import JobStore
 from ..control.settings import Settings
@@ -145,6 +148,10 @@ def deliver(store: JobStore, job_id: str, settings: Settings, now: float) -> Out
     attempts = state["attempts"] + 1
     if not store.claim(job_id, f"callback:{attempts}"):
         return Outcome("skipped")
+    try:  # the grants Redis holds now: a job record can't widen them, a grant taken back stops it
+        Grants(store.redis, store.prefix).check_callback(job.tenant, job.callback_url)
+    except NotGranted as refused:
+        return _record(store, job_id, state, now, attempts, "failed", None, str(refused))
     body = payload(job)
     timestamp = int(now)
     headers = {

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from hdrtv.worker.control.grants import Grants, NotGranted
 from hdrtv.worker.control.job_store import Job, JobStatus, JobStore
 from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.task_names import ASSEMBLE_JOB, CONVERT_CHUNK, DELIVER_CALLBACK
@@ -64,7 +65,9 @@ def settings():
 
 
 def finished_job(store, url, status=JobStatus.FAILED):
-    """A finished job whose callback is scheduled, as `jobs.runner` leaves it."""
+    """A finished job whose callback is scheduled, as `jobs.runner` leaves it; its tenant may call
+    back anywhere."""
+    grant_every_bucket(store.redis, "acme", store.prefix)
     job = Job(tenant="acme", input_uri="s3://in/a.mp4", output_uri="s3://out/a.mkv", callback_url=url)
     job.metadata = {"title": "Episode 1"}
     store.create(job)
@@ -131,6 +134,26 @@ def test_a_receiver_answering_gone_ends_the_delivery(store, settings, receiver):
     job = finished_job(store, receiver.url)
     assert deliver(store, job.id, settings, time.time()) == callbacks.Outcome("failed")
     assert store.get(job.id).callback["last_status"] == 410
+
+
+def test_a_callback_outside_the_tenants_callback_grants_is_not_sent(store, settings, receiver):
+    """Checked at each attempt with the grants Redis holds then: the job record can't widen them."""
+    job = finished_job(store, receiver.url)
+    grants = Grants(store.redis, store.prefix)
+    for receivers in ("http://", "https://"):
+        grants.revoke("acme", "callback", receivers)
+    grants.grant("acme", "callback", "https://hooks.example.com/")
+    assert deliver(store, job.id, settings, time.time()) == callbacks.Outcome("failed")
+    state = store.get(job.id).callback
+    assert state["last_error"] == (
+        f"{receiver.url}: tenant 'acme' may not send callbacks there (no callback grant covers it)"
+    )
+    assert receiver.requests == []
+    grants.grant("acme", "callback", f"http://127.0.0.1:{receiver.server_port}/hooks/")
+    grants.check_callback("acme", receiver.url)  # now covered; a different port or path is not:
+    for other in (f"http://127.0.0.1:{free_port()}/hooks/x", f"http://127.0.0.1:{receiver.server_port}/hookz"):
+        with pytest.raises(NotGranted):
+            grants.check_callback("acme", other)
 
 
 def test_an_unreachable_receiver_is_retried_and_given_up_after_the_last_attempt(store, settings):
