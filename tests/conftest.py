@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import servers
@@ -13,6 +13,23 @@ from hdrtv.worker.control.settings import Settings
 from hdrtv.worker.control.storage import ObjectStore
 
 MiB = 1024 * 1024
+RECOVERIES = pytest.StashKey[list[tuple[str, str, float]]]()
+
+
+@pytest.fixture
+def report_recovery(request) -> Callable[[str, float], None]:
+    """`report_recovery(what, seconds)`: how long the service took to recover from a fault, listed
+    at the end of the run (the fault-injection suite's measurements)."""
+    found = request.config.stash.setdefault(RECOVERIES, [])
+    return lambda what, seconds: found.append((request.node.name, what, seconds))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    found = config.stash.get(RECOVERIES, [])
+    if found:
+        terminalreporter.section("recovery times")
+        for test, what, seconds in found:
+            terminalreporter.write_line(f"{seconds:7.1f} s  {what}  ({test})")
 
 
 @pytest.fixture(scope="session")

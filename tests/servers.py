@@ -17,11 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
@@ -119,11 +121,13 @@ def stop(process: subprocess.Popen, timeout_s: float = 5.0) -> None:
 
 
 @contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A redis-server without persistence, working in `directory`; yields its URL."""
-    port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
-    argv += ["--save", "", "--appendonly", "no"]
+def redis_server(directory: Path, port: int | None = None, durable: bool = False) -> Iterator[str]:
+    """A redis-server working in `directory` (on `port`, else a free one); yields its URL. Without
+    persistence, or `durable`: every write in its append-only file before it answers, so a server
+    killed and started again on the same folder comes back with everything it acknowledged."""
+    port = port or free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+    argv += ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
     with running(argv, ready=lambda: redis_answers(port), log=directory / "redis.log"):
         yield f"redis://127.0.0.1:{port}/0"
 
@@ -139,11 +143,14 @@ def moto_server(directory: Path) -> Iterator[str]:
 
 
 @contextmanager
-def hdrtv_api(directory: Path, s3_url: str, tenant: str, **settings: str) -> Iterator[tuple[str, str, str, dict]]:
-    """A Redis of its own (no other test's tasks on its broker), an API key of `tenant` and the API
-    under `hdrtv serve`; `settings` are more environment variables (HDRTV_...). No worker yet.
-    Yields (API URL, key, Redis URL, the environment for the processes the test starts)."""
-    with redis_server(directory) as redis_url:
+def hdrtv_api(
+    directory: Path, s3_url: str, tenant: str, redis_url: str | None = None, **settings: str
+) -> Iterator[tuple[str, str, str, dict]]:
+    """A Redis of its own (no other test's tasks on its broker) unless `redis_url` names one, an API
+    key of `tenant` and the API under `hdrtv serve`; `settings` are more environment variables
+    (HDRTV_...). No worker yet. Yields (API URL, key, Redis URL, the environment for the processes
+    the test starts)."""
+    with nullcontext(redis_url) if redis_url else redis_server(directory) as redis_url:
         env = os.environ | {
             "HDRTV_REDIS_URL": redis_url,
             "HDRTV_S3_ENDPOINT_URL": s3_url,
@@ -196,3 +203,43 @@ def grant_every_bucket(client: redis.Redis, tenant: str, prefix: str = "hdrtv") 
     grants.grant_both(tenant, EVERY_BUCKET)
     for receivers in ("http://", "https://"):
         grants.grant(tenant, "callback", receivers)
+
+
+class CallbackReceiver(ThreadingHTTPServer):
+    """An HTTP receiver of callbacks in a thread of this process: answers each POST with the next of
+    `statuses` (the last one repeats) and keeps the requests as (path, headers, body)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        super().__init__(("127.0.0.1", 0), _CallbackHandler)
+        self.statuses = list(statuses)
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/hooks/hdrtv?source=test"
+
+
+class _CallbackHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.requests.append((self.path, dict(self.headers), body))
+        status = self.server.statuses.pop(0) if len(self.server.statuses) > 1 else self.server.statuses[0]
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def callback_receiver(statuses: list[int] | None = None) -> Iterator[CallbackReceiver]:
+    """A `CallbackReceiver` serving until the block ends (default: every POST answered 200)."""
+    server = CallbackReceiver(statuses or [200])
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -30,7 +29,6 @@ from servers import free_port
 from video_factory import write_clip
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, FRAMES, CHUNK_FRAMES = 96, 64, 24, 8
 LONG_FRAMES = 64
@@ -182,7 +180,7 @@ def decoded(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray() for frame in container.decode(video=0)]
 
 
-def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, bucket, tmp_path):
+def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, bucket, tmp_path, report_recovery):
     """SIGKILL to the whole worker (pool included) while a chunk converts; a new worker finishes the job
     unprompted (its sweeper re-enqueues the chunk as soon as its heartbeat expires, although it was
     enqueued well within the grace), and the output decodes to the same frames as an undisturbed run's."""
@@ -213,7 +211,7 @@ def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, b
             wait_until(lambda: set(lost) <= set(store.chunk_results(job_id)), f"chunks {lost} recorded")
             recovered_s = time.monotonic() - killed_at
             stack.wait(api, job_id, "second.log")
-            log.info("killed mid-chunk: chunks %s recorded %.1f s after the kill", lost, recovered_s)
+            report_recovery("worker killed mid-chunk: its chunks recorded by another", recovered_s)
             reference_id = stack.submit(api, f"s3://{bucket}/in/long.mp4", f"s3://{bucket}/out/reference.mkv")
             stack.wait(api, reference_id, "second.log")
     assert recovered_s < 60, "a lost chunk waits for its heartbeat to expire (3 s), not the grace (600 s)"
@@ -226,7 +224,7 @@ def test_a_job_survives_its_worker_being_killed_mid_chunk(stack, object_store, b
     assert all(np.array_equal(a, b) for a, b in zip(*outputs))
 
 
-def test_a_job_survives_its_worker_being_killed_while_probing(stack, object_store, bucket, tmp_path):
+def test_a_job_survives_its_worker_being_killed_while_probing(stack, object_store, bucket, tmp_path, report_recovery):
     """SIGKILL to the whole worker while it probes a 40 s source and plans its chunks; a new worker's
     sweeper re-enqueues the start as soon as its heartbeat expires, and the job succeeds."""
     store = JobStore.from_url(stack.redis_url)
@@ -247,10 +245,7 @@ def test_a_job_survives_its_worker_being_killed_while_probing(stack, object_stor
             wait_until(lambda: store.get(job_id).chunks_total is not None, "plan")
             planned_s = time.monotonic() - killed_at
             job = stack.wait(api, job_id, "second.log")
-            log.info(
-                "killed while probing: planned %.1f s, succeeded %.1f s after the kill",
-                planned_s,
-                time.monotonic() - killed_at,
-            )
+            report_recovery("worker killed while probing: the job planned by another", planned_s)
+            report_recovery("worker killed while probing: the job succeeded", time.monotonic() - killed_at)
     assert planned_s < 60, "a lost start waits for its heartbeat to expire (3 s), not the grace (600 s)"
     assert job["progress"]["frames_done"] == 400

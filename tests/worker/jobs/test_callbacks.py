@@ -1,10 +1,8 @@
 """Completion callbacks against real parts: a redis-server, an HTTP receiver in a thread, moto's S3."""
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -16,47 +14,17 @@ from hdrtv.worker.jobs import callbacks
 from hdrtv.worker.jobs import runner as job_runner
 from hdrtv.worker.jobs.callbacks import MAX_ATTEMPTS, RETRY_DELAYS_S, RefusedURL, deliver, verify_signature
 from hdrtv.worker.jobs.files import scratch_root
-from servers import free_port, grant_every_bucket
+from servers import callback_receiver, free_port, grant_every_bucket
 from video_factory import write_clip
 
 KEY = "receiver-shared-secret"
 
 
-class Receiver(ThreadingHTTPServer):
-    """Answers each POST with the next of `statuses` (the last one repeats) and keeps the requests."""
-
-    def __init__(self, statuses):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.statuses = list(statuses)
-        self.requests = []
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_port}/hooks/hdrtv?source=test"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.requests.append((self.path, dict(self.headers), body))
-        status = self.server.statuses.pop(0) if len(self.server.statuses) > 1 else self.server.statuses[0]
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver(request):
     """A receiver answering the statuses the test passes indirectly (default: 200)."""
-    server = Receiver(getattr(request, "param", [200]))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with callback_receiver(getattr(request, "param", None)) as server:
+        yield server
 
 
 @pytest.fixture
