@@ -19,6 +19,7 @@ import redis
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from hdrtv.worker.control.celery_app import make_app, send
 from hdrtv.worker.control.errors import InputError
 from hdrtv.worker.control.grants import Grants, NotGranted
@@ -28,6 +29,7 @@ from hdrtv.worker.control.settings import Settings, get_settings
 from hdrtv.worker.control.storage import ObjectStore, StorageUnavailable
 from hdrtv.worker.control.task_names import START_JOB
 from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api_keys import ApiKeys
@@ -89,6 +91,7 @@ def create_app(
     for module in (health, prometheus, jobs, batches):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(NotGranted, _not_granted)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(StorageUnavailable, _unavailable("object store"))
@@ -145,6 +148,22 @@ def _problem(error: dict) -> str:
         return f"the body is not valid JSON ({error['ctx']['error']})"
     where = ".".join(str(part)[:40] + ("..." if len(str(part)) > 40 else "") for part in error["loc"])
     return f"{where}: {error['msg']}"
+
+
+async def _method_not_allowed(request: Request, error: Exception) -> JSONResponse:
+    """405 with `Allow` naming every method of the path: Starlette names only those of the first
+    route that matched the path (POST alone for /v1/jobs, which also lists with GET)."""
+    allowed = {
+        method
+        for route in request.app.routes
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE
+        for method in route.methods
+    }
+    return JSONResponse(
+        {"detail": f"{request.method} is not allowed here; use {', '.join(sorted(allowed))}"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": ", ".join(sorted(allowed))},
+    )
 
 
 async def _input_error(request: Request, error: Exception) -> JSONResponse:
