@@ -12,7 +12,7 @@ import sys
 from hdrtv.model.options import one_line
 from pydantic import ValidationError
 
-from .commands import dataset, evaluate, intake_bench, jobs, keys, model, serve, training, video, worker
+from .commands import dataset, evaluate, intake_bench, jobs, keys, looks, model, serve, training, video, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parsers(commands)
     dataset.add_parsers(commands)
     training.add_parsers(commands)
+    looks.add_parsers(commands)
     return parser
 
 

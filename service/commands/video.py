@@ -18,7 +18,16 @@ def _convert(args: argparse.Namespace) -> None:
     from hdrtv.worker.pipeline import convert_file
     from tqdm import tqdm
 
-    options = ConversionOptions().updated(**chosen(args, CONVERT_FLAGS))
+    choices = chosen(args, CONVERT_FLAGS)
+    if args.look is not None:
+        from hdrtv.model.looks import look_weights
+
+        from .looks import looks_folder
+
+        if args.weights is not None:
+            raise ValueError("give --look or --weights, not both")
+        choices |= {"model": "dslnet", "weights": look_weights(looks_folder(), args.look, args.allow_rejected)}
+    options = ConversionOptions().updated(**choices)
     with tqdm(unit="frame", disable=args.quiet, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -76,6 +85,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("input", type=Path, help="SDR video file")
     convert.add_argument("output", type=Path, help="HDR10 output, .mkv or .mp4")
     add_option_flags(convert, CONVERT_FLAGS, settings)
+    convert.add_argument(
+        "--look", default=None, help="convert with this look (`hdrtv looks list`; generic: the shipped DSLNet)"
+    )
+    convert.add_argument("--allow-rejected", action="store_true", help="use a look even if it was rejected")
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(run=_convert)
 

@@ -36,6 +36,9 @@ class Settings(ConversionDefaults):
     allowed_buckets: list[str] = Field(default_factory=list, description="buckets jobs may use; empty: any")
     allow_file_uris: bool = Field(False, description="accept file:// URIs (embedded mode only)")
     scratch_dir: str | None = Field(None, description="local working space of workers; None: the system's")
+    looks_dir: str | None = Field(
+        None, description="folder of the looks `hdrtv looks create` makes; None: ~/.local/share/hdrtv/looks"
+    )
     callback_signing_key: str = Field("development-signing-key", description="HMAC key of job callbacks")
     allow_private_callbacks: bool = Field(
         False, description="send callbacks to private, loopback and link-local addresses (tests, closed networks)"
